@@ -1,0 +1,51 @@
+"""gan_utils: the tested helper package behind the gan-notebooks tutorials.
+
+Importing it is cheap and silent: TensorFlow is only loaded when a name that
+needs it is first used. The public API is re-exported here, e.g.
+``gan_utils.GAN``, ``gan_utils.load_mnist``, ``gan_utils.train``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from .config import artifacts_dir, device_report, is_quick, pick, project_root, set_seed
+
+__version__ = "0.1.0"
+
+# Quieten TensorFlow's C++ start-up logging unless the user chose a level.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_LAZY = {
+    "data": ["DatasetError", "load_dataset", "load_fashion_mnist", "load_mnist", "make_dataset",
+             "to_float_images", "to_uint8_images"],
+    "models": ["build_mlp_discriminator", "build_mlp_generator"],
+    "losses": ["discriminator_loss", "generator_loss_minimax", "generator_loss_non_saturating"],
+    "gan": ["GAN"],
+    "training": ["TrainResult", "load_generator", "save_generator", "train"],
+    "callbacks": ["RunState", "TrainingDivergedError"],
+    "checkpoint": ["CheckpointError"],
+    "recipes": ["RECIPES", "build_gan", "get_recipe", "train_recipe"],
+    "sampling": ["balanced_labels", "generate_images", "write_samples"],
+    "metrics": ["classifier_probs", "classifier_score", "class_fractions", "load_classifier", "score_samples"],
+    "plotting": ["make_gif", "plot_history", "plot_image_grid", "save_image_grid", "show_gif", "tile_images"],
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+__all__ = ["artifacts_dir", "device_report", "is_quick", "pick", "project_root", "set_seed",
+           *sorted(_WHERE)]
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'gan_utils' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | set(_LAZY))

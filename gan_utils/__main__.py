@@ -1,0 +1,117 @@
+"""Command line: ``python -m gan_utils {train,sample,evaluate,train-classifier} ...``.
+
+    python -m gan_utils train gan --out artifacts/cli/gan        # full-mode defaults
+    python -m gan_utils sample artifacts/cli/gan --n 10000 --out samples.npz
+    python -m gan_utils evaluate artifacts/cli/gan               # classifier score
+    python -m gan_utils train-classifier                         # rebuild shipped weights
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .recipes import RECIPES
+
+    p = argparse.ArgumentParser(prog="python -m gan_utils", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model with the notebooks' full-mode defaults (resumes)")
+    t.add_argument("model", choices=sorted(RECIPES))
+    t.add_argument("--out", required=True, help="run folder (checkpoints, generator.keras, history)")
+    t.add_argument("--epochs", type=_positive_int, help="total epochs (default: the recipe's)")
+    t.add_argument("--batch-size", type=_positive_int)
+    t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--quick", action="store_true", help="quick mode (same as GAN_QUICK=1)")
+
+    s = sub.add_parser("sample", help="write N samples of a trained run to an .npz file")
+    s.add_argument("run", help="run folder or generator.keras file")
+    s.add_argument("--n", type=_positive_int, default=10000)
+    s.add_argument("--out", required=True, help="output .npz (images uint8 [N,H,W,C], labels if conditional)")
+    s.add_argument("--seed", type=int, default=0)
+
+    e = sub.add_parser("evaluate", help="classifier score and class balance of trained runs")
+    e.add_argument("runs", nargs="+", help="run folders, generator.keras files or sample .npz files")
+    e.add_argument("--n", type=_positive_int, default=10000)
+    e.add_argument("--seed", type=int, default=0)
+
+    c = sub.add_parser("train-classifier", help="train the MNIST classifier used by the metrics")
+    c.add_argument("--out", default=None, help="weights file (default: the shipped one)")
+    c.add_argument("--epochs", type=_positive_int, default=8)
+    c.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def _samples_of(source: str, n: int, seed: int):
+    import numpy as np
+
+    from .sampling import generate_images
+    from .training import load_generator
+
+    if source.endswith(".npz"):
+        with np.load(source, allow_pickle=False) as f:
+            return f["images"], (f["labels"] if "labels" in f.files else None)
+    return generate_images(load_generator(source), n, seed=seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; known input errors print one line and return 2."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (ValueError, OSError, RuntimeError) as e:  # DatasetError, CheckpointError are RuntimeErrors
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    verbose = 1 if sys.stdout.isatty() else 2
+    if args.command == "train":
+        from .recipes import train_recipe
+
+        result = train_recipe(
+            args.model, args.out, epochs=args.epochs, batch_size=args.batch_size,
+            dataset=args.dataset, quick=args.quick or None, seed=args.seed, verbose=verbose,
+        )
+        seconds = sum(result.history.get("seconds", []))
+        print(f"trained {args.model}: {result.epochs} epochs ({seconds / 60:.1f} min of training); "
+              f"generator at {result.generator_path}")
+    elif args.command == "sample":
+        from .sampling import generate_images, write_samples
+        from .training import load_generator
+
+        images, labels = generate_images(load_generator(args.run), args.n, seed=args.seed)
+        path = write_samples(args.out, images, labels)
+        print(f"wrote {len(images)} samples {images.shape[1:]} to {path}")
+    elif args.command == "evaluate":
+        from .metrics import load_classifier, score_samples
+
+        classifier = load_classifier()
+        for run in args.runs:
+            images, _ = _samples_of(run, args.n, args.seed)
+            print(json.dumps({"run": run, **score_samples(images, classifier)}))
+    elif args.command == "train-classifier":
+        from .metrics import DEFAULT_CLASSIFIER, train_classifier
+
+        print(json.dumps(train_classifier(args.out or DEFAULT_CLASSIFIER, args.epochs, args.seed)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

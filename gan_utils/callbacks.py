@@ -1,0 +1,129 @@
+"""Keras callbacks used by ``gan_utils.train``: history, sample grids, checkpoints, NaN guard.
+
+They share one ``RunState`` so that a checkpoint carries the history and the
+fixed noise, and a resumed run continues both.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .checkpoint import save_checkpoint
+from .plotting import save_image_grid
+
+
+@dataclass
+class RunState:
+    """What a training run carries across epochs and resumes.
+
+    Attributes:
+        fixed_noise: float32 [K, latent_dim], the noise behind every sample grid.
+        fixed_labels: int32 [K] for conditional models, else None.
+        history: ``{metric: [value per epoch]}``, including ``seconds``.
+        epoch: completed epochs.
+    """
+
+    fixed_noise: np.ndarray
+    fixed_labels: np.ndarray | None = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch: int = 0
+
+    def to_meta(self) -> dict:
+        return {
+            "history": self.history,
+            "fixed_noise": self.fixed_noise.tolist(),
+            "fixed_labels": None if self.fixed_labels is None else self.fixed_labels.tolist(),
+        }
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> RunState:
+        labels = meta.get("fixed_labels")
+        return cls(
+            fixed_noise=np.asarray(meta["fixed_noise"], np.float32),
+            fixed_labels=None if labels is None else np.asarray(labels, np.int32),
+            history={k: list(v) for k, v in meta.get("history", {}).items()},
+            epoch=int(meta["epoch"]),
+        )
+
+
+class HistoryRecorder(keras.callbacks.Callback):
+    """Appends each epoch's metrics (and its duration in ``seconds``) to ``state.history``."""
+
+    def __init__(self, state: RunState):
+        super().__init__()
+        self.state = state
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.state.history.setdefault(key, []).append(float(value))
+        self.state.history.setdefault("seconds", []).append(round(time.perf_counter() - self._start, 3))
+        self.state.epoch = epoch + 1
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Saves ``frames/epoch_NNNN.png``: the generator's images for the fixed noise."""
+
+    def __init__(self, state: RunState, folder: str | Path, ncols: int = 10):
+        super().__init__()
+        self.state = state
+        self.folder = Path(folder)
+        self.ncols = ncols
+
+    def on_epoch_end(self, epoch, logs=None):
+        images = self.model.generate(
+            self.state.fixed_noise, self.state.fixed_labels, training=False, model=self.model.sampler
+        )
+        save_image_grid(np.asarray(images), self.folder / f"epoch_{epoch + 1:04d}.png", self.ncols)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Writes a checkpoint at the end of every epoch, keeping the newest ``keep``."""
+
+    def __init__(self, state: RunState, folder: str | Path, keep: int = 3):
+        super().__init__()
+        self.state = state
+        self.folder = Path(folder)
+        self.keep = keep
+
+    def on_epoch_end(self, epoch, logs=None):
+        save_checkpoint(self.folder, epoch + 1, self.model.state_variables(), self.state.to_meta(), self.keep)
+
+
+class TrainingDivergedError(FloatingPointError):
+    """A loss became NaN or infinite during training."""
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss, with a message that says what to try.
+
+    Raising here aborts ``fit`` before the epoch's checkpoint is written, so the
+    last good checkpoint stays the newest one.
+    """
+
+    def __init__(self, checkpoint_folder: str | Path | None = None):
+        super().__init__()
+        self.checkpoint_folder = checkpoint_folder
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {k: float(v) for k, v in (logs or {}).items() if "loss" in k and not math.isfinite(float(v))}
+        if bad:
+            where = f" The last good checkpoint is kept in {self.checkpoint_folder}." if self.checkpoint_folder else ""
+            raise TrainingDivergedError(
+                f"non-finite loss at epoch {self._epoch + 1}, step {batch + 1}: {bad}. Likely causes: a "
+                "learning rate that is too high, float16 overflow under mixed precision (keep losses in "
+                "float32, use loss scaling), or a missing epsilon in a log/sqrt/division." + where
+            )

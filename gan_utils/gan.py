@@ -1,0 +1,249 @@
+"""The GAN model: one ``keras.Model`` whose ``train_step`` plays the game.
+
+Variants (DCGAN, conditional, WGAN-GP) differ in the networks they are given
+and in the two loss hooks, ``discriminator_loss`` and ``generator_loss``; the
+train step, the optimisers, the metrics and the training plumbing are shared.
+
+The train step is compiled by Keras into a ``tf.function`` (``model.fit``
+does this); it pins no device, so it runs unchanged on CPU, GPU and under a
+``tf.distribute`` strategy.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from . import losses
+
+
+def _input_dims(model: keras.Model, role: str) -> list[tuple]:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise ValueError(
+            f"the {role} has no defined inputs; build it with keras.Input(...) "
+            "(a functional model, or Sequential starting with keras.Input) before passing it to GAN"
+        )
+    return [tuple(t.shape) for t in inputs]
+
+
+class GAN(keras.Model):
+    """A generator and a discriminator trained against each other.
+
+    Each train step: ``d_steps`` discriminator updates on a real batch and a
+    freshly generated batch, then one generator update.
+
+    Args:
+        generator: z float32 [B, latent_dim] -> images float32 [B, H, W, C] in
+            [-1, 1]; a conditional generator takes ``[z, labels]``.
+        discriminator: images -> logits [B, 1] (or [B]); a conditional one
+            takes ``[images, labels]``.
+        generator_loss: "non_saturating" (default) or "minimax".
+        label_smoothing: one-sided label smoothing for real targets (0.1 -> 0.9).
+        d_steps: discriminator updates per generator update (static, unrolled
+            inside the compiled step).
+        seed: seed of the latent sampler (a ``keras.random.SeedGenerator``,
+            whose state is saved in checkpoints).
+        ema_decay: if set (e.g. 0.999), keep an exponential moving average of
+            the generator's weights (Karras et al., 2018; Yazici et al., 2019)
+            in ``ema_generator``; sampling, grids and the saved generator use it.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        generator_loss: str = "non_saturating",
+        label_smoothing: float = 0.0,
+        d_steps: int = 1,
+        seed: int | None = None,
+        ema_decay: float | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        g_in = _input_dims(generator, "generator")
+        d_in = _input_dims(discriminator, "discriminator")
+        if len(g_in) != len(d_in) or len(g_in) not in (1, 2):
+            raise ValueError(
+                f"generator takes {len(g_in)} input(s) and discriminator {len(d_in)}; "
+                "an unconditional GAN needs one each (z; images), a conditional GAN two each "
+                "([z, labels]; [images, labels])"
+            )
+        if not isinstance(d_steps, int) or d_steps < 1:
+            raise ValueError(f"d_steps must be a positive integer, got {d_steps!r}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(g_in[0][-1])
+        self.conditional = len(g_in) == 2
+        self.image_shape = tuple(int(d) for d in d_in[0][1:])
+        g_out = tuple(generator.outputs[0].shape[1:])
+        if g_out != self.image_shape:
+            raise ValueError(
+                f"generator output shape {g_out} does not match discriminator input shape "
+                f"{self.image_shape}; build both for the same image shape"
+            )
+        self.generator_loss_name = generator_loss
+        self._g_loss_fn = losses.get_generator_loss(generator_loss)
+        losses.discriminator_loss(tf.zeros([1]), tf.zeros([1]), label_smoothing)  # validates
+        self.label_smoothing = float(label_smoothing)
+        self.d_steps = d_steps
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), e.g. 0.999, or None; got {ema_decay}")
+        self.ema_decay = ema_decay
+        self.ema_generator = None
+        if ema_decay is not None:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+
+    # ----------------------------------------------------------- set-up
+    def compile(
+        self,
+        d_optimizer: keras.optimizers.Optimizer | None = None,
+        g_optimizer: keras.optimizers.Optimizer | None = None,
+        jit_compile: bool = False,
+        steps_per_execution: int = 1,
+        **kwargs,
+    ):
+        """Attach the two optimisers (Adam(2e-4, beta_1=0.5) each by default).
+
+        Under the ``mixed_float16`` policy each optimiser is wrapped in a
+        ``LossScaleOptimizer``. ``steps_per_execution`` runs several train steps
+        per compiled call (less Python overhead); ``jit_compile`` turns on XLA.
+        """
+        super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution, **kwargs)
+        d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        if d_optimizer is g_optimizer:
+            raise ValueError("pass two separate optimizer objects: D and G keep separate state")
+        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
+            d_optimizer = _loss_scaled(d_optimizer)
+            g_optimizer = _loss_scaled(g_optimizer)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        # Create the optimiser slots now, so that a checkpoint can be restored
+        # into them before the first step.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator used for samples and saving: the EMA copy if there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def call(self, inputs, training: bool = False):
+        """Generate images: ``inputs`` is z (or ``[z, labels]`` when conditional)."""
+        return self.generator(inputs, training=training)
+
+    # --------------------------------------------------------- sampling
+    def sample_latent(self, batch_size) -> tf.Tensor:
+        """z ~ N(0, I): float32 [batch_size, latent_dim], from the model's seed generator."""
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def generate(self, z, labels=None, training: bool = False, model: keras.Model | None = None) -> tf.Tensor:
+        """G(z) or G(z, y): float32 [B, H, W, C] in [-1, 1] (``model`` defaults to the live generator)."""
+        model = model or self.generator
+        if self.conditional:
+            if labels is None:
+                raise ValueError("this GAN is conditional: pass labels (int32 [B]) to generate()")
+            return model([z, labels], training=training)
+        return model(z, training=training)
+
+    def discriminate(self, images, labels=None, training: bool = False) -> tf.Tensor:
+        """D's logits, flattened to float32 [B]."""
+        inputs = [images, labels] if self.conditional else images
+        logits = self.discriminator(inputs, training=training)
+        return tf.reshape(tf.cast(logits, tf.float32), [-1])
+
+    # ------------------------------------------------------- loss hooks
+    def discriminator_loss(self, real_logits, fake_logits, real_images, fake_images, labels):
+        """D's loss; subclasses (e.g. WGAN-GP) override this. Returns a float32 scalar."""
+        return losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
+
+    def generator_loss(self, fake_logits):
+        """G's loss; subclasses override this. Returns a float32 scalar."""
+        return self._g_loss_fn(fake_logits)
+
+    # ------------------------------------------------------- train step
+    def train_step(self, data):
+        # Batches are images, or (images, labels) for a conditional GAN.
+        real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if self.conditional and labels is None:
+            raise ValueError("a conditional GAN trains on (images, labels) batches; got images only")
+        batch_size = tf.shape(real)[0]
+
+        # 1) Discriminator: tell real from generated images.
+        for _ in range(self.d_steps):
+            z = self.sample_latent(batch_size)
+            with tf.GradientTape() as tape:
+                fake = self.generate(z, labels, training=True)
+                real_logits = self.discriminate(real, labels, training=True)
+                fake_logits = self.discriminate(fake, labels, training=True)
+                d_loss = self.discriminator_loss(real_logits, fake_logits, real, fake, labels)
+                scaled = self.d_optimizer.scale_loss(_per_replica(d_loss))
+            d_vars = self.discriminator.trainable_variables
+            self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
+
+        # 2) Generator: make D call its samples real.
+        z = self.sample_latent(batch_size)
+        with tf.GradientTape() as tape:
+            fake = self.generate(z, labels, training=True)
+            g_loss = self.generator_loss(self.discriminate(fake, labels, training=True))
+            scaled = self.g_optimizer.scale_loss(_per_replica(g_loss))
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_vars), g_vars))
+        if self.ema_generator is not None:
+            self._update_ema()
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(tf.reduce_mean(tf.sigmoid(real_logits)))
+        self.d_fake_tracker.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
+        return {m.name: m.result() for m in self.metrics}
+
+    def _update_ema(self):
+        """ema <- d * ema + (1 - d) * w, with d warmed up as min(decay, (1 + t) / (10 + t))."""
+        t = tf.cast(self.g_optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
+        for ema, w in zip(self.ema_generator.trainable_variables, self.generator.trainable_variables):
+            ema.assign(decay * ema + (1.0 - decay) * tf.cast(w, ema.dtype))
+        # BatchNorm statistics are not trained by gradients: copy them.
+        for ema, w in zip(self.ema_generator.non_trainable_variables, self.generator.non_trainable_variables):
+            ema.assign(w)
+
+    # --------------------------------------------------- checkpoint state
+    def state_variables(self) -> dict[str, list]:
+        """Every variable a resumed run needs, grouped by owner (for checkpoints)."""
+        groups = {
+            "generator": list(self.generator.weights),
+            "discriminator": list(self.discriminator.weights),
+            "g_optimizer": list(self.g_optimizer.variables),
+            "d_optimizer": list(self.d_optimizer.variables),
+            "seed_generator": [self.seed_generator.state],
+        }
+        if self.ema_generator is not None:
+            groups["ema_generator"] = list(self.ema_generator.weights)
+        return groups
+
+
+def _per_replica(loss):
+    """Divide by the replica count: gradients are summed over replicas under tf.distribute."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
+
+
+def _loss_scaled(optimizer):
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer)

@@ -1,0 +1,173 @@
+"""Sample-quality metrics built on a small MNIST classifier that ships with the package.
+
+The classifier (``build_classifier``) is a 4-conv CNN. Its input is a uint8-valued
+image [N, 28, 28, 1] in [0, 255] (float or uint8 dtype); the model rescales to
+[0, 1] itself. Generated images, float in [-1, 1], are first quantised to uint8
+exactly as a saved PNG would be (``data.to_uint8_images``), so real and generated
+images go through the same pipeline.
+
+Weights: ``gan_utils/weights/mnist_classifier.weights.h5``, trained by
+``python -m gan_utils train-classifier`` (fixed seed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "weights" / "mnist_classifier.weights.h5"
+FEATURE_LAYER = "features"
+
+
+def build_classifier(num_classes: int = 10) -> keras.Model:
+    """MNIST CNN: uint8-valued [N, 28, 28, 1] -> logits [N, num_classes].
+
+    The penultimate Dense layer is named ``features`` (128-d, ReLU).
+    """
+    inp = keras.Input((28, 28, 1), name="pixels")
+    x = layers.Rescaling(1.0 / 255.0)(inp)
+    for filters in (32, 64):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu", name=FEATURE_LAYER)(x)
+    x = layers.Dropout(0.3)(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inp, logits, name="mnist_classifier")
+
+
+def load_classifier(path: str | Path | None = None) -> keras.Model:
+    """Build the classifier and load its weights (the shipped ones by default)."""
+    path = Path(path) if path is not None else DEFAULT_CLASSIFIER
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"classifier weights not found at {path}; train them with "
+            "`python -m gan_utils train-classifier` or reinstall gan_utils"
+        )
+    model = build_classifier()
+    model.load_weights(path)
+    return model
+
+
+def _as_pixels(images) -> np.ndarray:
+    """uint8 [N, 28, 28(, 1)] or float [-1, 1] [N, 28, 28, 1] -> float32 [N, 28, 28, 1] in [0, 255]."""
+    from .data import to_uint8_images
+
+    arr = np.asarray(images)
+    if arr.dtype != np.uint8:
+        arr = to_uint8_images(arr)
+    if arr.ndim == 3:
+        arr = arr[..., None]
+    if arr.shape[1:] != (28, 28, 1):
+        raise ValueError(f"the MNIST classifier takes [N, 28, 28, 1] images, got shape {arr.shape}")
+    return arr.astype(np.float32)
+
+
+def classifier_probs(images, classifier: keras.Model | None = None, batch_size: int = 500) -> np.ndarray:
+    """p(y|x) for each image: float64 [N, 10].
+
+    Args:
+        images: uint8 [N, 28, 28(, 1)] in [0, 255], or float [N, 28, 28, 1] in [-1, 1].
+        classifier: defaults to ``load_classifier()``.
+    """
+    classifier = classifier or load_classifier()
+    logits = classifier.predict(_as_pixels(images), batch_size=batch_size, verbose=0)
+    logits = logits.astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def classifier_score(probs, eps: float = 1e-12) -> float:
+    """exp(E_x KL(p(y|x) || p(y))): the MNIST analogue of the Inception Score.
+
+    Salimans et al., 2016. Ranges from 1 (every sample has the same prediction)
+    to the number of classes (confident and balanced predictions).
+
+    Args:
+        probs: float [N, K], rows summing to 1.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or len(p) == 0:
+        raise ValueError(f"probs must be [N, K] with N >= 1, got shape {p.shape}")
+    if np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError("each row of probs must be a probability vector (non-negative, sums to 1)")
+    marginal = p.mean(axis=0, keepdims=True)
+    kl = np.sum(p * (np.log(p + eps) - np.log(marginal + eps)), axis=1)
+    return float(np.exp(kl.mean()))
+
+
+def class_fractions(probs, num_classes: int | None = None) -> np.ndarray:
+    """Fraction of samples whose arg-max class is k: float64 [K], sums to 1."""
+    p = np.asarray(probs)
+    k = num_classes or p.shape[1]
+    counts = np.bincount(p.argmax(axis=1), minlength=k)
+    return counts / counts.sum()
+
+
+def score_samples(images, classifier: keras.Model | None = None) -> dict:
+    """Classifier score and class fractions of a batch of samples."""
+    probs = classifier_probs(images, classifier)
+    fractions = class_fractions(probs)
+    return {
+        "n": int(len(probs)),
+        "classifier_score": classifier_score(probs),
+        "class_fractions": [round(float(f), 4) for f in fractions],
+        "min_class_fraction": float(fractions.min()),
+        "max_class_fraction": float(fractions.max()),
+    }
+
+
+def train_classifier(
+    out: str | Path = DEFAULT_CLASSIFIER, epochs: int = 8, seed: int = 0, verbose: int = 2
+) -> dict:
+    """Train the MNIST classifier with a fixed seed and save its weights atomically.
+
+    Small random shifts (up to 2 pixels) augment the training images.
+
+    Returns:
+        ``{"test_accuracy": float, "path": str}``.
+    """
+    import tensorflow as tf
+
+    from .config import set_seed
+    from .data import load_mnist
+    from .io import atomic_path
+
+    set_seed(seed)
+    (x_train, y_train), (x_test, y_test) = load_mnist()
+    x_train = x_train[..., None].astype(np.float32)
+    x_test = x_test[..., None].astype(np.float32)
+    shift = layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", seed=seed)
+    train = (
+        tf.data.Dataset.from_tensor_slices((x_train, y_train.astype(np.int32)))
+        .shuffle(60000, seed=seed)
+        .batch(128)
+        .map(lambda x, y: (shift(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    model = build_classifier()
+    steps = epochs * int(np.ceil(len(x_train) / 128))
+    schedule = keras.optimizers.schedules.CosineDecay(2e-3, steps)
+    model.compile(
+        keras.optimizers.Adam(schedule),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(train, epochs=epochs, verbose=verbose)
+    _, acc = model.evaluate(x_test, y_test.astype(np.int32), batch_size=500, verbose=0)
+    # Save from a fresh copy so that the file holds the weights only (no optimizer state).
+    clean = build_classifier()
+    clean.set_weights(model.get_weights())
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        clean.save_weights(tmp)
+    return {"test_accuracy": float(acc), "path": str(out)}

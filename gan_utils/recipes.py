@@ -1,0 +1,125 @@
+"""Named training recipes: the full-mode defaults shared by the notebooks and the CLI.
+
+``python -m gan_utils train gan`` and notebook 01 in full mode train the same
+thing because both read ``RECIPES["gan"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import keras
+
+from . import models
+from .config import is_quick, set_seed
+from .gan import GAN
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Hyper-parameters of one model of the collection.
+
+    Attributes:
+        name: CLI name.
+        build: ``build(recipe, image_shape) -> (generator, discriminator)``.
+        epochs, batch_size: full-mode training length and batch size.
+        quick_epochs, quick_examples: quick mode's length and training-set size.
+        latent_dim: size of z.
+        d_lr, g_lr, beta_1, beta_2: Adam settings of D and G.
+        gan_kwargs: extra arguments of the GAN class (loss, smoothing ...).
+        conditional: whether the models take labels.
+    """
+
+    name: str
+    build: Callable
+    epochs: int
+    batch_size: int
+    latent_dim: int = 100
+    d_lr: float = 2e-4
+    g_lr: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    quick_epochs: int = 2
+    quick_examples: int = 2048
+    gan_class: type = GAN
+    gan_kwargs: dict = field(default_factory=dict)
+    conditional: bool = False
+
+    def with_overrides(self, **changes) -> Recipe:
+        """A copy with some fields changed; None values are ignored."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def epochs_for(self, quick: bool | None = None) -> int:
+        return self.quick_epochs if (is_quick() if quick is None else quick) else self.epochs
+
+
+def _build_mlp(recipe: Recipe, image_shape):
+    return (
+        models.build_mlp_generator(recipe.latent_dim, image_shape),
+        models.build_mlp_discriminator(image_shape),
+    )
+
+
+RECIPES: dict[str, Recipe] = {
+    "gan": Recipe(name="gan", build=_build_mlp, epochs=30, batch_size=64),
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``; a ValueError listing the known names otherwise."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(RECIPES)}") from None
+
+
+def build_gan(recipe: Recipe, image_shape=(28, 28, 1), seed: int = 0, **compile_kwargs) -> GAN:
+    """Build and compile the GAN a recipe describes."""
+    generator, discriminator = recipe.build(recipe, tuple(image_shape))
+    gan = recipe.gan_class(generator, discriminator, seed=seed, **recipe.gan_kwargs)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(recipe.d_lr, beta_1=recipe.beta_1, beta_2=recipe.beta_2),
+        g_optimizer=keras.optimizers.Adam(recipe.g_lr, beta_1=recipe.beta_1, beta_2=recipe.beta_2),
+        **compile_kwargs,
+    )
+    return gan
+
+
+def train_recipe(
+    name: str,
+    out_dir: str | Path,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    dataset: str = "mnist",
+    quick: bool | None = None,
+    seed: int = 0,
+    verbose: int | str = 2,
+):
+    """Train a named recipe on MNIST (or Fashion-MNIST) into ``out_dir``; resumes if possible.
+
+    Returns the ``TrainResult`` of ``gan_utils.train``.
+    """
+    from .data import load_dataset, make_dataset
+    from .training import train
+
+    quick = is_quick() if quick is None else quick
+    recipe = get_recipe(name).with_overrides(epochs=epochs, batch_size=batch_size)
+    for key in ("epochs", "batch_size"):
+        value = getattr(recipe, key)
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    set_seed(seed)
+    (x_train, y_train), _ = load_dataset(dataset)
+    if quick:
+        x_train, y_train = x_train[: recipe.quick_examples], y_train[: recipe.quick_examples]
+    data = make_dataset(
+        x_train,
+        y_train if recipe.conditional else None,
+        batch_size=recipe.batch_size,
+        seed=seed,
+    )
+    gan = build_gan(recipe, image_shape=(*x_train.shape[1:3], 1), seed=seed)
+    n_epochs = recipe.quick_epochs if quick and epochs is None else recipe.epochs
+    return train(gan, data, out_dir, n_epochs, verbose=verbose)

@@ -1,0 +1,153 @@
+"""The one training path every GAN in this collection goes through.
+
+``train(gan, dataset, out_dir, epochs)`` runs ``gan.fit`` with the callbacks
+that record history, draw a fixed-noise grid per epoch and checkpoint, resumes
+from the newest checkpoint in ``out_dir`` when there is one, and at the end
+saves ``generator.keras``, ``history.json``, the loss curves and the GIF.
+
+Files written under ``out_dir``::
+
+    checkpoints/ckpt-NNNNN.npz   frames/epoch_NNNN.png   training.gif
+    generator.keras              history.json            losses.png
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .callbacks import Checkpointer, HistoryRecorder, NaNGuard, RunState, SampleGrid
+from .checkpoint import restore_latest
+from .io import atomic_path, write_json
+from .plotting import make_gif, plot_history
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` returns: the run's folder, its full history and its files."""
+
+    out_dir: Path
+    history: dict[str, list[float]]
+    epochs: int
+    resumed_from: int
+
+    @property
+    def generator_path(self) -> Path:
+        return self.out_dir / "generator.keras"
+
+    @property
+    def gif_path(self) -> Path:
+        return self.out_dir / "training.gif"
+
+    @property
+    def frames(self) -> list[Path]:
+        return sorted((self.out_dir / "frames").glob("epoch_*.png"))
+
+
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """Create the output folder; a clear error if the path is an existing file."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"output folder {out} exists and is a file; remove it or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def fixed_inputs(gan, count: int = 100, seed: int = 1234, num_classes: int = 10):
+    """Noise (and balanced labels, if conditional) for the per-epoch sample grids."""
+    noise = np.random.default_rng(seed).standard_normal((count, gan.latent_dim)).astype(np.float32)
+    labels = (np.arange(count) % num_classes).astype(np.int32) if gan.conditional else None
+    return noise, labels
+
+
+def save_generator(generator: keras.Model, path: str | Path) -> Path:
+    """Save a generator as a ``.keras`` file, atomically."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"generator files end in .keras, got {path}")
+    with atomic_path(path) as tmp:
+        generator.save(tmp)
+    return path
+
+
+def load_generator(path: str | Path) -> keras.Model:
+    """Load a saved generator with Keras' safe mode on (no arbitrary code is run)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "generator.keras"
+    if not path.is_file():
+        raise FileNotFoundError(f"no generator at {path}; train one first (python -m gan_utils train ... --out DIR)")
+    return keras.models.load_model(path, compile=False, safe_mode=True)
+
+
+def train(
+    gan,
+    dataset,
+    out_dir: str | Path,
+    epochs: int,
+    callbacks: list | None = None,
+    verbose: int | str = 2,
+    keep_checkpoints: int = 3,
+    grid_size: int = 100,
+    resume: bool = True,
+) -> TrainResult:
+    """Train a compiled ``GAN`` on ``dataset`` for ``epochs`` epochs in total.
+
+    Re-running with the same ``out_dir`` resumes from the newest checkpoint and
+    trains only the epochs that remain.
+
+    Args:
+        gan: a compiled ``gan_utils.GAN`` (or subclass).
+        dataset: ``tf.data.Dataset`` of float32 [B, H, W, C] in [-1, 1]
+            batches, or ``(images, labels)`` for conditional GANs.
+        out_dir: run folder (created).
+        epochs: total epochs (counting those a checkpoint already holds).
+        callbacks: extra Keras callbacks, run after the built-in ones.
+        verbose: passed to ``fit`` (1 progress bar, 2 one line per epoch).
+        keep_checkpoints: how many checkpoints to keep.
+        grid_size: images in each per-epoch grid.
+        resume: False ignores existing checkpoints (they are overwritten as
+            the new run reaches their epoch).
+    """
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if getattr(gan, "d_optimizer", None) is None:
+        raise ValueError("compile the GAN before training: gan.compile(d_optimizer=..., g_optimizer=...)")
+    out = prepare_out_dir(out_dir)
+    ckpt_dir = out / "checkpoints"
+    meta = restore_latest(ckpt_dir, gan.state_variables()) if resume else None
+    if meta is not None:
+        state = RunState.from_meta(meta)
+    else:
+        state = RunState(*fixed_inputs(gan, grid_size))
+    resumed_from = state.epoch
+    if state.epoch < epochs:
+        builtin = [
+            HistoryRecorder(state),
+            SampleGrid(state, out / "frames"),
+            NaNGuard(ckpt_dir),
+            Checkpointer(state, ckpt_dir, keep_checkpoints),
+        ]
+        gan.fit(dataset, epochs=epochs, initial_epoch=state.epoch, callbacks=builtin + list(callbacks or []),
+                verbose=verbose, shuffle=False)
+    result = TrainResult(out, state.history, state.epoch, resumed_from)
+    finish_run(gan, result)
+    return result
+
+
+def finish_run(gan, result: TrainResult) -> None:
+    """Write the generator, history, loss-curve figure and GIF of a run."""
+    import matplotlib.pyplot as plt
+
+    save_generator(gan.sampler, result.generator_path)
+    write_json(result.out_dir / "history.json", result.history)
+    if result.history:
+        fig = plot_history(result.history)
+        with atomic_path(result.out_dir / "losses.png") as tmp:
+            fig.savefig(tmp, dpi=80, format="png")
+        plt.close(fig)
+    if result.frames:
+        make_gif(result.frames[: result.epochs], result.gif_path)

@@ -1,0 +1,59 @@
+"""The command line, run in-process (quick mode) and as a real subprocess."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gan_utils.__main__ import main
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "gan"
+    assert main(["train", "gan", "--out", str(out), "--quick", "--epochs", "1", "--batch-size", "256"]) == 0
+    return out
+
+
+def test_train_writes_a_loadable_run(trained_run):
+    assert (trained_run / "generator.keras").is_file()
+    assert (trained_run / "checkpoints" / "ckpt-00001.npz").is_file()
+
+
+def test_sample_writes_uint8_images(trained_run, tmp_path):
+    out = tmp_path / "s.npz"
+    assert main(["sample", str(trained_run), "--n", "37", "--out", str(out)]) == 0
+    with np.load(out) as f:
+        assert f["images"].shape == (37, 28, 28, 1)
+        assert f["images"].dtype == np.uint8
+        assert "labels" not in f.files
+
+
+def test_evaluate_prints_a_score(trained_run, capsys):
+    assert main(["evaluate", str(trained_run), "--n", "200"]) == 0
+    assert '"classifier_score"' in capsys.readouterr().out
+
+
+def test_unknown_model_is_rejected(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "stylegan", "--out", str(tmp_path)])
+    assert e.value.code == 2
+
+
+@pytest.mark.parametrize("flag", ["--epochs", "--batch-size"])
+@pytest.mark.parametrize("value", ["0", "-2", "x"])
+def test_non_positive_numbers_are_rejected(tmp_path, flag, value):
+    with pytest.raises(SystemExit):
+        main(["train", "gan", "--out", str(tmp_path), flag, value])
+
+
+def test_missing_run_is_a_clear_error(tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "nothing"), "--n", "3", "--out", str(tmp_path / "x.npz")]) == 2
+    assert "train one first" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_module_runs_as_a_subprocess():
+    done = subprocess.run([sys.executable, "-m", "gan_utils", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "train" in done.stdout

@@ -1,0 +1,119 @@
+"""The training path: files written, checkpoint round trip, resume, NaN guard."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from gan_utils import CheckpointError, TrainingDivergedError, load_generator, make_dataset, train
+from gan_utils.checkpoint import list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint
+
+
+def test_train_writes_every_artifact(tiny_gan, tiny_images, tmp_path):
+    out = tmp_path / "run"
+    result = train(tiny_gan, make_dataset(tiny_images, batch_size=16), out, epochs=2, verbose=0, grid_size=16)
+    for name in ("generator.keras", "history.json", "losses.png", "training.gif"):
+        assert (out / name).is_file(), name
+    assert [p.name for p in result.frames] == ["epoch_0001.png", "epoch_0002.png"]
+    assert [p.name for p in list_checkpoints(out / "checkpoints")] == ["ckpt-00001.npz", "ckpt-00002.npz"]
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["d_loss"]) == 2 and len(history["seconds"]) == 2
+    g = load_generator(out)
+    assert g(np.zeros((1, 8), np.float32)).shape == (1, 8, 8, 1)
+
+
+def test_checkpoint_round_trip_restores_every_variable(tiny_gan, tiny_images, tmp_path):
+    tiny_gan.fit(make_dataset(tiny_images, batch_size=16), epochs=1, verbose=0)
+    saved = {k: [np.array(v) for v in vs] for k, vs in tiny_gan.state_variables().items()}
+    path = save_checkpoint(tmp_path, 1, tiny_gan.state_variables(), {"note": "x"})
+    tiny_gan.fit(make_dataset(tiny_images, batch_size=16), epochs=1, verbose=0)  # move everything on
+    meta = restore_checkpoint(path, tiny_gan.state_variables())
+    assert meta == {"note": "x", "epoch": 1}
+    for group, values in saved.items():
+        for a, v in zip(values, tiny_gan.state_variables()[group]):
+            np.testing.assert_array_equal(a, np.asarray(v), err_msg=group)
+
+
+def test_resume_continues_where_it_stopped(tiny_images, tmp_path):
+    from gan_utils import GAN, build_mlp_discriminator, build_mlp_generator
+
+    def fresh():
+        keras.utils.set_random_seed(0)
+        gan = GAN(build_mlp_generator(8, (8, 8, 1), hidden=(16,)), build_mlp_discriminator((8, 8, 1), hidden=(16,)))
+        gan.compile()
+        return gan
+
+    out = tmp_path / "run"
+    first = train(fresh(), make_dataset(tiny_images, batch_size=16), out, epochs=2, verbose=0, grid_size=4)
+    gan = fresh()
+    second = train(gan, make_dataset(tiny_images, batch_size=16), out, epochs=3, verbose=0, grid_size=4)
+    assert second.resumed_from == 2 and second.epochs == 3
+    assert second.history["d_loss"][:2] == first.history["d_loss"]
+    assert len(second.history["d_loss"]) == 3
+    assert gan.d_optimizer.iterations.numpy() == 3 * 4  # 4 steps per epoch, counted from the checkpoint
+    # Asking for no more epochs than are done trains nothing and still writes the generator.
+    again = train(fresh(), make_dataset(tiny_images, batch_size=16), out, epochs=3, verbose=0, grid_size=4)
+    assert again.resumed_from == 3 and len(again.history["d_loss"]) == 3
+
+
+def test_only_the_newest_checkpoints_are_kept(tiny_gan, tmp_path):
+    for epoch in range(1, 6):
+        save_checkpoint(tmp_path, epoch, tiny_gan.state_variables(), {}, keep=2)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt-00004.npz", "ckpt-00005.npz"]
+
+
+def test_corrupted_newest_checkpoint_falls_back_and_is_not_deleted(tiny_gan, tmp_path):
+    from gan_utils.checkpoint import restore_latest
+
+    save_checkpoint(tmp_path, 1, tiny_gan.state_variables(), {"n": 1})
+    bad = tmp_path / "ckpt-00002.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.warns(UserWarning, match="unreadable"):
+        meta = restore_latest(tmp_path, tiny_gan.state_variables())
+    assert meta["n"] == 1
+    assert bad.read_bytes() == b"not a zip file"
+    with pytest.raises(CheckpointError, match="unreadable"):
+        read_checkpoint(bad)
+
+
+def test_checkpoint_of_another_model_is_refused(tiny_gan, tmp_path):
+    from gan_utils import GAN, build_mlp_discriminator, build_mlp_generator
+
+    def saved(hidden):
+        other = GAN(build_mlp_generator(8, (8, 8, 1), hidden=hidden), build_mlp_discriminator((8, 8, 1), hidden=(16,)))
+        other.compile()
+        return save_checkpoint(tmp_path / str(hidden), 1, other.state_variables(), {})
+
+    before = [np.array(v) for v in tiny_gan.generator.weights]
+    with pytest.raises(CheckpointError, match="different model"):
+        restore_checkpoint(saved((20,)), tiny_gan.state_variables())
+    with pytest.raises(CheckpointError, match="shape .* in this model"):
+        restore_checkpoint(saved((16, 40)), tiny_gan.state_variables())
+    for a, v in zip(before, tiny_gan.generator.weights):  # nothing was half-assigned
+        np.testing.assert_array_equal(a, np.asarray(v))
+
+
+def test_nan_guard_stops_and_keeps_last_good_checkpoint(tiny_gan, tiny_images, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_gan, make_dataset(tiny_images, batch_size=16), out, epochs=1, verbose=0, grid_size=4)
+    import tensorflow as tf
+
+    poisoned = tf.data.Dataset.from_tensor_slices(np.full((32, 8, 8, 1), np.nan, np.float32)).batch(16)
+    with pytest.raises(TrainingDivergedError, match="epoch 2, step 1.*learning rate"):
+        train(tiny_gan, poisoned, out, epochs=2, verbose=0, grid_size=4)
+    assert [p.name for p in list_checkpoints(out / "checkpoints")] == ["ckpt-00001.npz"]
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 1.5])
+def test_bad_epochs(tiny_gan, tiny_images, tmp_path, epochs):
+    with pytest.raises(ValueError, match="epochs"):
+        train(tiny_gan, make_dataset(tiny_images, batch_size=16), tmp_path, epochs=epochs)
+
+
+def test_output_folder_that_is_a_file(tiny_gan, tiny_images, tmp_path):
+    f = tmp_path / "file"
+    f.write_text("keep me")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        train(tiny_gan, make_dataset(tiny_images, batch_size=16), f, epochs=1)
+    assert f.read_text() == "keep me"
