@@ -73,17 +73,18 @@ class HistoryRecorder(keras.callbacks.Callback):
 class SampleGrid(keras.callbacks.Callback):
     """Saves ``frames/epoch_NNNN.png``: the generator's images for the fixed noise."""
 
-    def __init__(self, state: RunState, folder: str | Path, ncols: int = 10):
+    def __init__(self, state: RunState, folder: str | Path, ncols: int = 8, scale: int = 1):
         super().__init__()
         self.state = state
         self.folder = Path(folder)
         self.ncols = ncols
+        self.scale = scale
 
     def on_epoch_end(self, epoch, logs=None):
         images = self.model.generate(
             self.state.fixed_noise, self.state.fixed_labels, training=False, model=self.model.sampler
         )
-        save_image_grid(np.asarray(images), self.folder / f"epoch_{epoch + 1:04d}.png", self.ncols)
+        save_image_grid(np.asarray(images), self.folder / f"epoch_{epoch + 1:04d}.png", self.ncols, self.scale)
 
 
 class Checkpointer(keras.callbacks.Callback):

@@ -1,22 +1,23 @@
 """MNIST and Fashion-MNIST loading with checksums, and ``tf.data`` pipelines.
 
-``load_mnist()`` returns ``((x_train, y_train), (x_test, y_test))`` exactly like
-``keras.datasets.mnist.load_data()``: images uint8 [N, 28, 28] in [0, 255],
-labels uint8 [N]. Every file's decompressed content is checked against its
-canonical SHA-256 before anything is returned; no user file is ever modified.
-
-Where the four IDX files are looked for, in order: an explicit ``path``;
-``$GAN_DATA_DIR/<name>/`` and ``$GAN_DATA_DIR``; the project's ``data/<name>/``;
-for Fashion-MNIST Debian's ``/usr/share/datasets/fashion-mnist/``; the Keras
-cache ``~/.keras/datasets/<name>/``. Only when no copy exists anywhere is a
-download tried (into the Keras cache, checksummed, written atomically).
+``load_mnist()`` returns ``((x_train, y_train), (x_test, y_test))`` like
+``keras.datasets.mnist.load_data()``. The four IDX files (gzip or not) are looked
+for in: an explicit ``path`` (then nowhere else); ``$GAN_DATA_DIR/<name>/`` and
+``$GAN_DATA_DIR``; the checkout's ``data/<name>/``; for Fashion-MNIST Debian's
+``/usr/share/datasets/fashion-mnist/``; the Keras cache ``~/.keras/datasets/``.
+Only when no folder holds all four is a download tried, into the Keras cache.
+Contents are checked against canonical SHA-256s; existing files are never changed.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
+import numbers
 import os
+import shutil
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -24,13 +25,13 @@ import numpy as np
 
 from .config import DATA_ENV, project_root
 
-SPLITS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
-# SHA-256 of the decompressed IDX files. MNIST: the canonical sums (also in
-# data/README.md). Fashion-MNIST: the content of Zalando's release. Debian's
-# dataset-fashion-mnist gz files are recompressed (their MD5s differ from the
-# ones Zalando publishes for its gz files), but their decompressed SHA-256
-# equal those that other projects derived from archives matching Zalando's MD5s.
+# SHA-256 of the decompressed IDX files. mnist: the canonical sums (data/mnist/SHA256SUMS).
+# fashion_mnist: sums of Debian's dataset-fashion-mnist files. Debian recompressed them, so
+# their .gz MD5s differ from those in Zalando's README (train-images 8d4fb7e6...), but
+# their decompressed MD5s (f4a8712d..., 9018921c..., 8181f547..., 15d48437...) equal those
+# published for Zalando's archives after gunzip: the content is Zalando's release.
 SHA256 = {
     "mnist": {
         "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -45,33 +46,27 @@ SHA256 = {
         "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     },
 }
+NAMES = tuple(SHA256)
+SOURCES = ("files", "tfds")
 MIRRORS = {
     "mnist": "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "fashion_mnist": "https://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "fashion_mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 }
-CACHE_NAMES = {"mnist": "mnist", "fashion_mnist": "fashion-mnist"}
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-SOURCES = ("files", "tfds")
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 class DatasetError(RuntimeError):
-    """A data file that is missing, truncated, corrupted or not what it claims to be."""
+    """A data file is missing, truncated, corrupted or not the expected dataset."""
 
 
-def _check_name(name: str) -> None:
-    if name not in SHA256:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(SHA256)}")
+def keras_cache_dir(name: str) -> Path:
+    """``$KERAS_HOME/datasets/<mnist|fashion-mnist>`` (default ``~/.keras``): where downloads go."""
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    return home / "datasets" / name.replace("_", "-")
 
 
-def _file_in(folder: Path, stem: str) -> Path | None:
-    for candidate in (folder / f"{stem}.gz", folder / stem):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def candidate_folders(name: str) -> list[Path]:
-    """The folders searched for ``name``'s files, in order (explicit path excluded)."""
+def search_folders(name: str) -> list[Path]:
+    """The folders searched for ``name``'s files when no ``path`` is given, in order."""
     folders = []
     env = os.environ.get(DATA_ENV)
     if env:
@@ -80,206 +75,248 @@ def candidate_folders(name: str) -> list[Path]:
     if root is not None:
         folders.append(root / "data" / name)
     if name == "fashion_mnist":
-        folders.append(DEBIAN_FASHION)
-    folders.append(keras_cache(name))
+        folders.append(DEBIAN_FASHION_DIR)
+    folders.append(keras_cache_dir(name))
     return folders
 
 
-def keras_cache(name: str) -> Path:
-    """``~/.keras/datasets/<mnist|fashion-mnist>`` (honours ``$KERAS_HOME``)."""
-    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
-    return home / "datasets" / CACHE_NAMES[name]
+def _find(folder: Path, stem: str) -> Path | None:
+    """``folder/stem.gz`` or ``folder/stem``, whichever exists first."""
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
-def _complete(folder: Path) -> bool:
-    return all(_file_in(folder, s) for s in SPLITS)
+def _fix_hint(name: str, path: Path) -> str:
+    if name == "mnist":
+        good = "copy a good file from the repository's data/mnist/ (git checkout data/mnist)"
+    else:
+        good = f"copy a good file from {DEBIAN_FASHION_DIR} (apt-get install --reinstall dataset-fashion-mnist)"
+    return f"Fix: {good}, or delete {path} so that another copy is used or a fresh one downloaded. It was left unchanged."
 
 
-def _read_verified(path: Path, name: str, stem: str) -> bytes:
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
-        raise DatasetError(
-            f"{path} is truncated or not a valid gzip file ({e}). Replace it with a good copy "
-            f"(e.g. from the repository's data/{name}/), or move it away so another copy is used."
-        ) from e
-    expected = SHA256[name][stem]
-    actual = hashlib.sha256(raw).hexdigest()
-    if actual != expected:
-        raise DatasetError(
-            f"{path} is corrupted or not the original {name} file: SHA-256 of its content is "
-            f"{actual}, expected {expected}. Replace it with a good copy (e.g. from the repository's "
-            f"data/{name}/), or move it away so another copy is used. The file was not changed."
-        )
-    return raw
-
-
-def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
-    if len(raw) < 8 or raw[:2] != b"\x00\x00" or raw[2] != 0x08:
-        raise DatasetError(f"{path} is not an unsigned-byte IDX file (bad header); replace it with a good copy")
-    ndim = raw[3]
+def _read_idx(path: Path, name: str, stem: str, fix: str | None = None) -> np.ndarray:
+    """Read one IDX file (gzip or not), check header, size and SHA-256; uint8 array."""
+    fix = fix or _fix_hint(name, path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+            raise DatasetError(f"{path} is truncated or not a valid gzip file ({e}). {fix}") from e
+    ndim = 3 if "images" in stem else 1
+    if len(raw) < 4 + 4 * ndim or raw[:4] != bytes([0, 0, 8, ndim]):
+        raise DatasetError(f"{path} is not a {ndim}-D unsigned-byte IDX file (header {raw[:4].hex()}, "
+                           f"expected 0000080{ndim}). {fix}")
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    offset = 4 + 4 * ndim
-    if len(raw) - offset != int(np.prod(dims)):
-        raise DatasetError(
-            f"{path} is truncated: its header promises shape {dims} ({int(np.prod(dims))} bytes) but it holds "
-            f"{len(raw) - offset}; replace it with a good copy"
-        )
-    return np.frombuffer(raw, np.uint8, offset=offset).reshape(dims)
+    header, expected_size = 4 + 4 * ndim, int(np.prod(dims))
+    if len(raw) - header != expected_size:
+        problem = "truncated" if len(raw) - header < expected_size else "longer than its header says"
+        raise DatasetError(f"{path} is {problem}: its header promises shape {dims} ({expected_size} bytes of data) "
+                           f"but it holds {len(raw) - header}. {fix}")
+    expected, actual = SHA256[name][stem], hashlib.sha256(raw).hexdigest()
+    if actual != expected:
+        raise DatasetError(f"{path} does not hold the original {name} {stem}: the SHA-256 of its content is {actual}, "
+                           f"expected {expected}. {fix}")
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims).copy()
 
 
 def _load_folder(folder: Path, name: str):
-    arrays = [_parse_idx(_read_verified(p, name, s), p) for s in SPLITS if (p := _file_in(folder, s))]
-    x_train, y_train, x_test, y_test = arrays
+    paths = [_find(folder, stem) for stem in FILES]
+    missing = [stem for stem, p in zip(FILES, paths) if p is None]
+    if missing:
+        raise DatasetError(f"{folder} lacks {', '.join(missing)} (.gz or uncompressed). "
+                           f"Fix: put all four {name} files there, or pass another folder.")
+    x_train, y_train, x_test, y_test = (_read_idx(p, name, stem) for p, stem in zip(paths, FILES))
     return (x_train, y_train), (x_test, y_test)
 
 
 def _download(url: str, target: Path) -> None:
-    """Fetch ``url`` into ``target`` (replaced in tests; the caller verifies the bytes)."""
+    """Write the bytes at ``url`` to ``target`` (tests replace this function)."""
     import urllib.request
 
-    with urllib.request.urlopen(url, timeout=30) as response:
-        target.write_bytes(response.read())
+    with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
+        shutil.copyfileobj(response, out)
 
 
-def _download_all(name: str, searched: list[Path]) -> Path:
-    folder = keras_cache(name)
+def _where_to_put(name: str) -> str:
+    debian = "install Debian's package (apt-get install dataset-fashion-mnist), or " if name != "mnist" else ""
+    return (f"Fix: {debian}copy the four files {', '.join(s + '.gz' for s in FILES)} into the repository's "
+            f"data/{name}/, or into a folder named by the environment variable {DATA_ENV}.")
+
+
+def _download_missing(name: str, searched: list[Path]) -> Path:
+    """Download the files missing from the Keras cache folder, each verified before it gets its final name."""
+    folder = keras_cache_dir(name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for stem in SPLITS:
-            final = folder / f"{stem}.gz"
-            tmp = folder / f".tmp-{os.getpid()}-{stem}.gz"
+        for stem in FILES:
+            if _find(folder, stem) is not None:
+                continue  # never replace a file that is already there
+            url = MIRRORS[name] + f"{stem}.gz"
+            fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=folder)
+            os.close(fd)
+            tmp = Path(tmp)
             try:
-                _download(MIRRORS[name] + f"{stem}.gz", tmp)
-                _read_verified(tmp, name, stem)
-                os.replace(tmp, final)
+                _download(url, tmp)
+                _read_idx(tmp, name, stem, fix=f"The download from {url} was discarded; try again later. "
+                          + _where_to_put(name))
+                os.replace(tmp, folder / f"{stem}.gz")
             finally:
-                if tmp.exists():
-                    tmp.unlink()
-    except DatasetError:
-        raise
-    except OSError as e:  # URLError is an OSError
-        hint = "install Debian's dataset-fashion-mnist package, " if name == "fashion_mnist" else ""
+                tmp.unlink(missing_ok=True)
+    except (OSError, http.client.HTTPException) as e:  # urllib.error.URLError is an OSError
         raise DatasetError(
-            f"no copy of {name} found and the download failed ({e}). Searched: "
-            + ", ".join(str(f) for f in searched)
-            + f". Fix: {hint}copy the four *-ubyte.gz files into data/{name}/ of the repository, "
-            f"or into a folder named by ${DATA_ENV}."
+            f"no complete copy of {name} was found and the download from {MIRRORS[name]} failed ({e}). "
+            f"Searched: {', '.join(str(f) for f in searched)}. {_where_to_put(name)}"
         ) from e
     return folder
 
 
-def load_dataset(name: str, path: str | Path | None = None, source: str = "files"):
-    """Load MNIST or Fashion-MNIST as uint8 arrays (see the module docstring).
+def _load_tfds(name: str, data_dir: str | Path | None):
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as e:
+        raise ImportError("source='tfds' needs tensorflow-datasets: pip install tensorflow-datasets") from e
+    kwargs = {} if data_dir is None else {"data_dir": str(data_dir)}
+    splits = tfds.load(name, split=["train", "test"], batch_size=-1, as_supervised=True, **kwargs)
+    return tuple((np.asarray(x, np.uint8).reshape(-1, 28, 28), np.asarray(y).astype(np.uint8)) for x, y in splits)
+
+
+def load_dataset(name: str, path: str | os.PathLike | None = None, source: str = "files"):
+    """Load MNIST or Fashion-MNIST as uint8 arrays, checksummed (search order in the module docstring).
 
     Args:
         name: "mnist" or "fashion_mnist".
-        path: a folder holding the four IDX files (.gz or not); if given, only it is used.
-        source: "files" (default, checksummed) or "tfds" (``tensorflow_datasets.load``).
+        path: a folder holding the four IDX files (.gz or uncompressed); when given,
+            only it is used. With ``source="tfds"`` it is tfds' ``data_dir``.
+        source: "files" (default) or "tfds" (``tensorflow_datasets.load``, no checksum here).
 
     Returns:
-        ``((x_train, y_train), (x_test, y_test))``: uint8 [N, 28, 28] and uint8 [N].
+        ``((x_train, y_train), (x_test, y_test))``: images uint8 [N, 28, 28] in
+        [0, 255], labels uint8 [N] in [0, 9]; N is 60000 and 10000.
+
+    Raises:
+        ValueError: unknown ``name`` or ``source``.
+        DatasetError: a file is missing, truncated or corrupted, or none was found and downloading failed.
     """
-    _check_name(name)
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
+    for kind, value, valid in (("dataset", name, NAMES), ("source", source, SOURCES)):
+        if value not in valid:
+            raise ValueError(f"unknown {kind} {value!r}; valid ones: {', '.join(valid)}")
     if source == "tfds":
-        return _load_tfds(name)
+        return _load_tfds(name, path)
     if path is not None:
         folder = Path(path).expanduser()
-        missing = [s for s in SPLITS if not _file_in(folder, s)]
-        if missing:
-            raise DatasetError(f"{folder} lacks {', '.join(missing)} (.gz or uncompressed); put all four files there")
+        if not folder.is_dir():
+            raise DatasetError(f"{folder} is not a folder. Fix: pass the folder that holds the four {name} files.")
         return _load_folder(folder, name)
-    searched = candidate_folders(name)
+    searched = search_folders(name)
     for folder in searched:
-        if _complete(folder):
+        if all(_find(folder, stem) is not None for stem in FILES):
             return _load_folder(folder, name)
-    return _load_folder(_download_all(name, searched), name)
+    return _load_folder(_download_missing(name, searched), name)
 
 
-def _load_tfds(name: str):
-    import tensorflow_datasets as tfds
-
-    out = []
-    for split in tfds.load(name, split=["train", "test"], as_supervised=True):
-        # One batch holding the whole split (batch_size=-1 in tfds.load aborts under mock data).
-        images, labels = split.batch(1 << 20).get_single_element()
-        out.append((np.asarray(images, np.uint8).reshape(-1, 28, 28), np.asarray(labels).astype(np.uint8)))
-    return tuple(out)
-
-
-def load_mnist(path: str | Path | None = None, source: str = "files"):
-    """MNIST as ``((x_train, y_train), (x_test, y_test))``, uint8 (see ``load_dataset``)."""
+def load_mnist(path: str | os.PathLike | None = None, source: str = "files"):
+    """MNIST digits: ``((x_train, y_train), (x_test, y_test))``, uint8 (see ``load_dataset``)."""
     return load_dataset("mnist", path, source)
 
 
-def load_fashion_mnist(path: str | Path | None = None, source: str = "files"):
-    """Fashion-MNIST as ``((x_train, y_train), (x_test, y_test))``, uint8 (see ``load_dataset``)."""
+def load_fashion_mnist(path: str | os.PathLike | None = None, source: str = "files"):
+    """Fashion-MNIST: ``((x_train, y_train), (x_test, y_test))``, uint8 (see ``load_dataset``)."""
     return load_dataset("fashion_mnist", path, source)
 
 
 def to_float_images(images) -> np.ndarray:
     """uint8 [N, H, W] or [N, H, W, C] in [0, 255] -> float32 [N, H, W, C] in [-1, 1] (x / 127.5 - 1).
 
-    Float input already in [-1, 1] is passed through as float32.
+    Float input already in [-1, 1] is returned as float32 (a channel axis added if missing).
+    Raises ValueError on empty input, rank not 3 or 4, a dtype other than uint8 or float,
+    NaN/Inf, or float values outside [-1, 1].
     """
     arr = np.asarray(images)
+    if arr.dtype != np.uint8 and not np.issubdtype(arr.dtype, np.floating):
+        hint = " Cast pixels in [0, 255] with x.astype(np.uint8)." if np.issubdtype(arr.dtype, np.number) else ""
+        raise ValueError(f"images must be uint8 pixels in [0, 255] or floats in [-1, 1], got dtype {arr.dtype}.{hint}")
     if arr.size == 0:
-        raise ValueError("images is empty; pass at least one image")
+        raise ValueError(f"images is empty (shape {arr.shape}); pass at least one image")
     if arr.ndim not in (3, 4):
-        raise ValueError(f"images must be [N, H, W] or [N, H, W, C], got shape {arr.shape}")
+        raise ValueError(f"images must be [N, H, W] or [N, H, W, C], got shape {arr.shape}; "
+                         "add a batch axis for a single image (x[None])")
     if arr.ndim == 3:
         arr = arr[..., None]
     if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / 127.5 - 1.0
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"images must be uint8 in [0, 255] or float in [-1, 1], got dtype {arr.dtype}")
+        return arr.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
     lo, hi = float(np.min(arr)), float(np.max(arr))
     if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ValueError("images contain NaN or Inf")
-    if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6:
-        hint = (" They look like raw pixels: pass uint8, or scale with x / 127.5 - 1." if hi > 2 else
-                " Scale [0, 1] images with 2 * x - 1.")
-        raise ValueError(f"float images must be in [-1, 1], got values in [{lo:g}, {hi:g}].{hint}")
+        raise ValueError("images contain NaN or Inf; check how they were produced")
+    if lo < -1.0 or hi > 1.0:
+        if lo >= 0.0 and hi <= 255.0:
+            hint = "values in [0, 255] look like raw pixels: pass uint8, or scale with x / 127.5 - 1"
+        else:
+            hint = "rescale them to [-1, 1]"
+        raise ValueError(f"float images must be in [-1, 1], got values in [{lo:g}, {hi:g}]; {hint}")
     return arr.astype(np.float32)
 
 
 def to_uint8_images(images) -> np.ndarray:
-    """float [N, H, W, C] in [-1, 1] -> uint8 in [0, 255]: round((x + 1) * 127.5), clipped."""
-    arr = np.asarray(images, dtype=np.float32)
+    """float [N, H, W, C] (any shape) in [-1, 1] -> uint8 in [0, 255]: round((x + 1) * 127.5), clipped.
+
+    Accepts NumPy arrays and TensorFlow tensors; uint8 input is returned as is. Raises
+    ValueError on non-numeric input or NaN/Inf (e.g. from a diverged generator).
+    """
+    arr = np.asarray(images)
+    if arr.dtype == np.uint8:
+        return arr
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"images must be floats in [-1, 1], got dtype {arr.dtype}")
+    arr = arr.astype(np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("images contain NaN or Inf (has the generator diverged?); they cannot become pixels")
     return np.clip(np.round((arr + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def make_dataset(images, labels=None, batch_size: int = 128, shuffle: bool = True, seed: int = 0,
+def make_dataset(images, labels=None, batch_size: int = 128, shuffle: bool = True, seed: int | None = 0,
                  cache: bool = True, drop_remainder: bool = True, num_classes: int | None = None):
-    """A ``tf.data`` pipeline of float32 [B, H, W, C] batches in [-1, 1] (or ``(images, labels)``).
+    """A ``tf.data.Dataset`` of image batches for GAN training: from_tensor_slices -> cache ->
+    shuffle(buffer N, ``seed``, reshuffled every epoch) -> batch -> prefetch(AUTOTUNE).
 
-    from_tensor_slices -> cache -> shuffle(N, seed, reshuffled every epoch) ->
-    batch -> prefetch(AUTOTUNE). Labels come out as int32 [B].
+    Args:
+        images: uint8 [N, H, W(, C)] in [0, 255] or float in [-1, 1] (see ``to_float_images``).
+        labels: optional integer [N]; then the dataset yields ``(images, labels)``.
+        batch_size: images per batch, a positive int.
+        num_classes: if given, every label must be in [0, num_classes).
+
+    Returns:
+        Batches of float32 [B, H, W, C] in [-1, 1], or ``(images, int32 [B])``.
     """
     import tensorflow as tf
 
     x = to_float_images(images)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+    n = len(x)
+    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if drop_remainder and batch_size > len(x):
-        raise ValueError(f"batch_size {batch_size} exceeds the {len(x)} images: with drop_remainder "
-                         "the dataset would yield no batch; use a smaller batch_size")
+    if drop_remainder and batch_size > n:
+        raise ValueError(f"batch_size {batch_size} is larger than the {n} images: with drop_remainder=True the "
+                         "dataset would yield no batches; use a smaller batch_size or drop_remainder=False")
     tensors = x
     if labels is not None:
         y = np.asarray(labels)
-        if y.shape != (len(x),):
-            raise ValueError(f"labels must have shape [{len(x)}] (one per image), got {y.shape}")
+        if y.shape != (n,):
+            raise ValueError(f"labels must have shape [{n}] (one per image), got {y.shape}")
         if not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"labels must be integers, got dtype {y.dtype}")
-        if num_classes is not None and len(y) and (y.min() < 0 or y.max() >= num_classes):
-            bad = y[(y < 0) | (y >= num_classes)][0]
-            raise ValueError(f"label {bad} is out of range: labels must be in [0, {num_classes})")
+            raise ValueError(f"labels must be integers, got dtype {y.dtype}; cast with labels.astype(int)")
+        if num_classes is not None:
+            if not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+                raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+            bad = np.flatnonzero((y < 0) | (y >= num_classes))
+            if bad.size:
+                raise ValueError(f"label {y[bad[0]]} (index {bad[0]}) is out of range: "
+                                 f"labels must be in [0, {num_classes})")
         tensors = (x, y.astype(np.int32))
     ds = tf.data.Dataset.from_tensor_slices(tensors)
     if cache:
         ds = ds.cache()
     if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(int(batch_size), drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

@@ -91,7 +91,7 @@ def train(
     callbacks: list | None = None,
     verbose: int | str = 2,
     keep_checkpoints: int = 3,
-    grid_size: int = 100,
+    grid_size: int = 64,
     resume: bool = True,
 ) -> TrainResult:
     """Train a compiled ``GAN`` on ``dataset`` for ``epochs`` epochs in total.
@@ -127,7 +127,7 @@ def train(
     if state.epoch < epochs:
         builtin = [
             HistoryRecorder(state),
-            SampleGrid(state, out / "frames"),
+            SampleGrid(state, out / "frames", ncols=int(np.ceil(np.sqrt(grid_size)))),
             NaNGuard(ckpt_dir),
             Checkpointer(state, ckpt_dir, keep_checkpoints),
         ]

@@ -41,6 +41,10 @@ def run(path: Path) -> tuple[bool, float]:
     return ok, seconds
 
 
+def _show(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def main(paths: list[str]) -> int:
     mode = "quick" if os.environ.get("GAN_QUICK", "").lower() in {"1", "true", "yes", "on"} else "full"
     if not paths:
@@ -49,7 +53,7 @@ def main(paths: list[str]) -> int:
     results = []
     for i, p in enumerate(paths, 1):
         path = Path(p).resolve()
-        print(f"[{i}/{len(paths)}] {path.relative_to(ROOT)} ({mode} mode) started {time.strftime('%H:%M:%S')}", flush=True)
+        print(f"[{i}/{len(paths)}] {_show(path)} ({mode} mode) started {time.strftime('%H:%M:%S')}", flush=True)
         ok, seconds = run(path)
         print(f"  {'done' if ok else 'failed'} in {seconds / 60:.1f} min", flush=True)
         results.append((path, ok, seconds))
@@ -57,7 +61,7 @@ def main(paths: list[str]) -> int:
     artifacts = ROOT / "artifacts" / ("quick" if mode == "quick" else "")
     for path, ok, seconds in results:
         where = artifacts / path.stem
-        print(f"  {'ok  ' if ok else 'FAIL'} {path.name:32s} {seconds / 60:5.1f} min   artifacts: {where.relative_to(ROOT)}")
+        print(f"  {'ok  ' if ok else 'FAIL'} {path.name:32s} {seconds / 60:5.1f} min   artifacts: {_show(where)}")
     print(f"  total {sum(s for _, _, s in results) / 60:.1f} min")
     return 0 if all(ok for _, ok, _ in results) else 1
 
