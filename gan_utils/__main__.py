@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import zipfile
 
 
 def _positive_int(text: str) -> int:
@@ -64,8 +65,16 @@ def _samples_of(source: str, n: int, seed: int):
     from .training import load_generator
 
     if source.endswith(".npz"):
-        with np.load(source, allow_pickle=False) as f:
-            return f["images"], (f["labels"] if "labels" in f.files else None)
+        try:
+            f = np.load(source, allow_pickle=False)
+            arrays = {k: f[k] for k in f.files} if isinstance(f, np.lib.npyio.NpzFile) else None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise ValueError(f"{source} is not a readable samples file ({e}); re-create it with "
+                             "`python -m gan_utils sample`") from e
+        if arrays is None or "images" not in arrays:
+            raise ValueError(f"{source} has no 'images' array; write it with `python -m gan_utils sample`")
+        labels = arrays.get("labels")
+        return arrays["images"][:n], (None if labels is None else labels[:n])
     return generate_images(load_generator(source), n, seed=seed)
 
 
@@ -75,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args)
-    except (ValueError, OSError, RuntimeError) as e:  # DatasetError, CheckpointError are RuntimeErrors
+    except (ValueError, OSError, RuntimeError, FloatingPointError) as e:
+        # DatasetError and CheckpointError are RuntimeErrors, TrainingDivergedError a FloatingPointError.
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -119,6 +119,16 @@ class NaNGuard(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
+    def on_epoch_end(self, epoch, logs=None):
+        # The epoch's last update could have made weights non-finite after its loss was logged.
+        for net in (self.model.generator, self.model.discriminator):
+            if not all(np.isfinite(np.asarray(w)).all() for w in net.trainable_weights):
+                where = f" The last good checkpoint is kept in {self.checkpoint_folder}." if self.checkpoint_folder else ""
+                raise TrainingDivergedError(
+                    f"non-finite weights in the {net.name} at the end of epoch {epoch + 1}. Likely causes: a "
+                    "learning rate that is too high, or float16 overflow under mixed precision." + where
+                )
+
     def on_train_batch_end(self, batch, logs=None):
         bad = {k: float(v) for k, v in (logs or {}).items() if "loss" in k and not math.isfinite(float(v))}
         if bad:

@@ -2,8 +2,8 @@
 
 ``load_mnist()`` returns ``((x_train, y_train), (x_test, y_test))`` like
 ``keras.datasets.mnist.load_data()``. The four IDX files (gzip or not) are looked
-for in: an explicit ``path`` (then nowhere else); ``$GAN_DATA_DIR/<name>/`` and
-``$GAN_DATA_DIR``; the checkout's ``data/<name>/``; for Fashion-MNIST Debian's
+for in: an explicit ``path`` (then nowhere else); ``$GAN_DATA_DIR/<name>/`` (a
+sub-folder per dataset, since MNIST and Fashion-MNIST use the same file names); the checkout's ``data/<name>/``; for Fashion-MNIST Debian's
 ``/usr/share/datasets/fashion-mnist/``; the Keras cache ``~/.keras/datasets/``.
 Only when no folder holds all four is a download tried, into the Keras cache.
 Contents are checked against canonical SHA-256s; existing files are never changed.
@@ -70,7 +70,7 @@ def search_folders(name: str) -> list[Path]:
     folders = []
     env = os.environ.get(DATA_ENV)
     if env:
-        folders += [Path(env).expanduser() / name, Path(env).expanduser()]
+        folders.append(Path(env).expanduser() / name)
     root = project_root()
     if root is not None:
         folders.append(root / "data" / name)
@@ -93,7 +93,7 @@ def _fix_hint(name: str, path: Path) -> str:
         good = "copy a good file from the repository's data/mnist/ (git checkout data/mnist)"
     else:
         good = f"copy a good file from {DEBIAN_FASHION_DIR} (apt-get install --reinstall dataset-fashion-mnist)"
-    return f"Fix: {good}, or delete {path} so that another copy is used or a fresh one downloaded. It was left unchanged."
+    return f"Fix: {good}, or move {path} out of the way so that another copy is used or a fresh one downloaded. It was left unchanged."
 
 
 def _read_idx(path: Path, name: str, stem: str, fix: str | None = None) -> np.ndarray:

@@ -98,6 +98,9 @@ class GAN(keras.Model):
         if ema_decay is not None:
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
+        # Both networks are built already; marking the GAN built keeps Keras from tracing
+        # call() on a data batch (it does so under tf.distribute).
+        self.built = True
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -123,7 +126,9 @@ class GAN(keras.Model):
         g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         if d_optimizer is g_optimizer:
             raise ValueError("pass two separate optimizer objects: D and G keep separate state")
-        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
+        if self.generator.dtype_policy.compute_dtype == "float16" or (
+            self.discriminator.dtype_policy.compute_dtype == "float16"
+        ):
             d_optimizer = _loss_scaled(d_optimizer)
             g_optimizer = _loss_scaled(g_optimizer)
         self.d_optimizer = d_optimizer
@@ -148,8 +153,16 @@ class GAN(keras.Model):
 
     # --------------------------------------------------------- sampling
     def sample_latent(self, batch_size) -> tf.Tensor:
-        """z ~ N(0, I): float32 [batch_size, latent_dim], from the model's seed generator."""
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        """z ~ N(0, I): float32 [batch_size, latent_dim], from the model's seed generator.
+
+        Under tf.distribute the seed state is mirrored, so the replica id is folded
+        into the seed: every replica draws its own noise.
+        """
+        seed = tf.cast(self.seed_generator.next(), tf.int64)
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            seed += tf.cast(tf.stack([0, context.replica_id_in_sync_group]), tf.int64)
+        return tf.random.stateless_normal((batch_size, self.latent_dim), seed=seed)
 
     def generate(self, z, labels=None, training: bool = False, model: keras.Model | None = None) -> tf.Tensor:
         """G(z) or G(z, y): float32 [B, H, W, C] in [-1, 1] (``model`` defaults to the live generator)."""
@@ -226,14 +239,14 @@ class GAN(keras.Model):
     def state_variables(self) -> dict[str, list]:
         """Every variable a resumed run needs, grouped by owner (for checkpoints)."""
         groups = {
-            "generator": list(self.generator.weights),
-            "discriminator": list(self.discriminator.weights),
+            "generator": list(self.generator.variables),
+            "discriminator": list(self.discriminator.variables),
             "g_optimizer": list(self.g_optimizer.variables),
             "d_optimizer": list(self.d_optimizer.variables),
             "seed_generator": [self.seed_generator.state],
         }
         if self.ema_generator is not None:
-            groups["ema_generator"] = list(self.ema_generator.weights)
+            groups["ema_generator"] = list(self.ema_generator.variables)
         return groups
 
 

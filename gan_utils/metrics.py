@@ -59,11 +59,11 @@ def load_classifier(path: str | Path | None = None) -> keras.Model:
 
 def _as_pixels(images) -> np.ndarray:
     """uint8 [N, 28, 28(, 1)] or float [-1, 1] [N, 28, 28, 1] -> float32 [N, 28, 28, 1] in [0, 255]."""
-    from .data import to_uint8_images
+    from .data import to_float_images, to_uint8_images
 
     arr = np.asarray(images)
     if arr.dtype != np.uint8:
-        arr = to_uint8_images(arr)
+        arr = to_uint8_images(to_float_images(arr))  # raises on values outside [-1, 1]
     if arr.ndim == 3:
         arr = arr[..., None]
     if arr.shape[1:] != (28, 28, 1):

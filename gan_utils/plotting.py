@@ -97,7 +97,9 @@ def make_gif(frames: Sequence[str | Path], path: str | Path, duration_ms: int = 
 
     if not frames:
         raise ValueError("make_gif needs at least one frame")
-    images = [Image.open(f).convert("L") for f in frames]
+    images = [Image.open(f) for f in frames]
+    mode = "L" if all(im.mode in ("L", "LA", "1") for im in images) else "RGB"
+    images = [im.convert(mode) for im in images]
     durations = [duration_ms] * (len(images) - 1) + [duration_ms * 4]
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -92,7 +92,6 @@ def train(
     verbose: int | str = 2,
     keep_checkpoints: int = 3,
     grid_size: int = 64,
-    resume: bool = True,
 ) -> TrainResult:
     """Train a compiled ``GAN`` on ``dataset`` for ``epochs`` epochs in total.
 
@@ -109,16 +108,19 @@ def train(
         verbose: passed to ``fit`` (1 progress bar, 2 one line per epoch).
         keep_checkpoints: how many checkpoints to keep.
         grid_size: images in each per-epoch grid.
-        resume: False ignores existing checkpoints (they are overwritten as
-            the new run reaches their epoch).
+
+    To start over, delete ``out_dir`` (or use a new one).
     """
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    for name, value in (("keep_checkpoints", keep_checkpoints), ("grid_size", grid_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if getattr(gan, "d_optimizer", None) is None:
         raise ValueError("compile the GAN before training: gan.compile(d_optimizer=..., g_optimizer=...)")
     out = prepare_out_dir(out_dir)
     ckpt_dir = out / "checkpoints"
-    meta = restore_latest(ckpt_dir, gan.state_variables()) if resume else None
+    meta = restore_latest(ckpt_dir, gan.state_variables())
     if meta is not None:
         state = RunState.from_meta(meta)
     else:
@@ -126,9 +128,9 @@ def train(
     resumed_from = state.epoch
     if state.epoch < epochs:
         builtin = [
+            NaNGuard(ckpt_dir),
             HistoryRecorder(state),
             SampleGrid(state, out / "frames", ncols=int(np.ceil(np.sqrt(grid_size)))),
-            NaNGuard(ckpt_dir),
             Checkpointer(state, ckpt_dir, keep_checkpoints),
         ]
         gan.fit(dataset, epochs=epochs, initial_epoch=state.epoch, callbacks=builtin + list(callbacks or []),

@@ -57,3 +57,13 @@ def test_missing_run_is_a_clear_error(tmp_path, capsys):
 def test_module_runs_as_a_subprocess():
     done = subprocess.run([sys.executable, "-m", "gan_utils", "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "train" in done.stdout
+
+
+def test_evaluate_rejects_a_file_that_is_not_samples(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"junk")
+    np.savez(tmp_path / "other.npz", pixels=np.zeros(3))
+    assert main(["evaluate", str(bad)]) == 2
+    assert main(["evaluate", str(tmp_path / "other.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable samples file" in err and "no 'images' array" in err

@@ -61,3 +61,11 @@ def test_classifier_rejects_other_image_sizes():
 
     with pytest.raises(ValueError, match="28, 28, 1"):
         classifier_probs(np.zeros((2, 32, 32, 1), np.uint8))
+
+
+@pytest.mark.parametrize("scale", [255.0, 2.0])
+def test_float_images_outside_minus_one_one_are_refused(scale):
+    from gan_utils import classifier_probs
+
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        classifier_probs(np.full((2, 28, 28, 1), scale, np.float32) * np.linspace(0, 1, 28)[:, None])
