@@ -34,7 +34,10 @@ class GAN(keras.Model):
     """A generator and a discriminator trained against each other.
 
     Each train step: ``d_steps`` discriminator updates on a real batch and a
-    freshly generated batch, then one generator update.
+    freshly generated batch, then one generator update through the updated D.
+    The generator update reuses the generated batch (the same z) of the last
+    discriminator update, so each step runs G forward ``d_steps`` times, not
+    ``d_steps + 1`` (as the PyTorch DCGAN example does).
 
     Args:
         generator: z float32 [B, latent_dim] -> images float32 [B, H, W, C] in
@@ -196,22 +199,20 @@ class GAN(keras.Model):
             raise ValueError("a conditional GAN trains on (images, labels) batches; got images only")
         batch_size = tf.shape(real)[0]
 
-        # 1) Discriminator: tell real from generated images.
-        for _ in range(self.d_steps):
-            z = self.sample_latent(batch_size)
-            with tf.GradientTape() as tape:
-                fake = self.generate(z, labels, training=True)
-                real_logits = self.discriminate(real, labels, training=True)
-                fake_logits = self.discriminate(fake, labels, training=True)
-                d_loss = self.discriminator_loss(real_logits, fake_logits, real, fake, labels)
-                scaled = self.d_optimizer.scale_loss(_per_replica(d_loss))
-            d_vars = self.discriminator.trainable_variables
-            self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
+        # 1) Discriminator: tell real from generated images. All but the last of the
+        #    d_steps updates use their own fresh fakes.
+        for _ in range(self.d_steps - 1):
+            fake = self.generate(self.sample_latent(batch_size), labels, training=True)
+            self._discriminator_update(real, fake, labels)
 
-        # 2) Generator: make D call its samples real.
+        # The last D update and the G update share one generator pass: G's tape records
+        # G(z), D learns from it (not recorded), then G is scored by the updated D.
         z = self.sample_latent(batch_size)
         with tf.GradientTape() as tape:
             fake = self.generate(z, labels, training=True)
+            with tape.stop_recording():
+                d_loss, real_logits, fake_logits = self._discriminator_update(real, fake, labels)
+            # 2) Generator: make the updated D call its samples real.
             g_loss = self.generator_loss(self.discriminate(fake, labels, training=True))
             scaled = self.g_optimizer.scale_loss(_per_replica(g_loss))
         g_vars = self.generator.trainable_variables
@@ -224,6 +225,18 @@ class GAN(keras.Model):
         self.d_real_tracker.update_state(tf.reduce_mean(tf.sigmoid(real_logits)))
         self.d_fake_tracker.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
         return {m.name: m.result() for m in self.metrics}
+
+    def _discriminator_update(self, real, fake, labels):
+        """One optimiser step of D on a real and a generated batch; returns (loss, real logits, fake logits)."""
+        fake = tf.stop_gradient(fake)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminate(real, labels, training=True)
+            fake_logits = self.discriminate(fake, labels, training=True)
+            d_loss = self.discriminator_loss(real_logits, fake_logits, real, fake, labels)
+            scaled = self.d_optimizer.scale_loss(_per_replica(d_loss))
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
+        return d_loss, real_logits, fake_logits
 
     def _update_ema(self):
         """ema <- d * ema + (1 - d) * w, with d warmed up as min(decay, (1 + t) / (10 + t))."""

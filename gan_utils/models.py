@@ -85,7 +85,7 @@ def build_mlp_generator(
 def build_mlp_discriminator(
     image_shape: Sequence[int] = (28, 28, 1),
     hidden: Sequence[int] = (512, 256),
-    dropout: float = 0.3,
+    dropout: float = 0.0,
     name: str = "mlp_discriminator",
 ) -> keras.Model:
     """Fully connected discriminator: image -> Dense/LeakyReLU(0.2)/Dropout -> one logit.
@@ -111,4 +111,134 @@ def build_mlp_discriminator(
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
     logit = layers.Dense(1, name="logit", dtype="float32")(x)
+    return keras.Model(image, logit, name=name)
+
+
+def upsampling_plan(size: int, max_base: int = 7) -> tuple[int, int]:
+    """``(base, n)``: a generator starts at ``base x base`` and doubles ``n`` times to reach ``size``.
+
+    Halve ``size`` while it is even and larger than ``max_base``: 28 -> (7, 2),
+    32 -> (4, 3), 64 -> (4, 4). Sizes that cannot be halved even once (odd
+    sizes, or sizes up to ``max_base``) are refused.
+    """
+    base, n = size, 0
+    while base % 2 == 0 and base > max_base:
+        base //= 2
+        n += 1
+    if n == 0:
+        raise ValueError(
+            f"image size {size} cannot be reached by stride-2 upsampling from a smaller grid; "
+            "use an even size such as 28, 32 or 64"
+        )
+    return base, n
+
+
+def _norm_layer(norm: str | None, name: str):
+    if norm == "batch":
+        return layers.BatchNormalization(name=name)
+    if norm == "layer":
+        return layers.LayerNormalization(name=name)
+    if norm is None:
+        return None
+    raise ValueError(f"norm must be 'batch', 'layer' or None, got {norm!r}")
+
+
+def build_dcgan_generator(
+    latent_dim: int = 100,
+    image_shape: Sequence[int] = (28, 28, 1),
+    width: int = 64,
+    kernel_size: int = 4,
+    name: str = "dcgan_generator",
+) -> keras.Model:
+    """DCGAN generator (Radford et al., 2015): project z, then stride-2 transposed convolutions.
+
+    z -> Dense(base*base*width*2^(n-1)) -> BatchNorm -> ReLU -> reshape, then
+    ``n`` blocks of Conv2DTranspose(stride 2, 'same') that halve the channels
+    and double the side (BatchNorm + ReLU after each but the last), the last
+    one going to ``C`` channels with tanh. ``base`` and ``n`` come from
+    ``upsampling_plan``: 7x7 -> 14 -> 28 for MNIST, 4 -> 8 -> 16 -> 32 for 32x32.
+
+    Args:
+        latent_dim: size of z.
+        image_shape: (H, W, C) with H == W, e.g. (28, 28, 1) or (32, 32, 3).
+        width: channels of the last hidden block; earlier blocks double it.
+        kernel_size: side of the transposed-convolution kernels (4 divides
+            evenly by the stride 2, which avoids checkerboard artefacts).
+        name: model name.
+
+    Returns:
+        keras.Model: float32 [B, latent_dim] -> float32 [B, H, W, C] in [-1, 1].
+    """
+    check_positive("latent_dim", latent_dim)
+    height, w, channels = check_image_shape(image_shape)
+    check_positive("width", width)
+    check_positive("kernel_size", kernel_size)
+    if height != w:
+        raise ValueError(f"the DCGAN builders make square images; got {height}x{w}")
+    base, n = upsampling_plan(height)
+    z = keras.Input((latent_dim,), name="z")
+    filters = width * 2 ** (n - 1)
+    x = layers.Dense(base * base * filters, use_bias=False, name="project")(z)
+    x = layers.BatchNormalization(name="project_bn")(x)
+    x = layers.ReLU(name="project_relu")(x)
+    x = layers.Reshape((base, base, filters), name="to_grid")(x)
+    for i in range(n - 1):
+        filters //= 2
+        x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same", use_bias=False,
+                                   name=f"up_{i}")(x)
+        x = layers.BatchNormalization(name=f"up_{i}_bn")(x)
+        x = layers.ReLU(name=f"up_{i}_relu")(x)
+    # The output layer computes in float32 so that samples stay float32 under mixed precision.
+    image = layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same", activation="tanh",
+                                   dtype="float32", name="image")(x)
+    return keras.Model(z, image, name=name)
+
+
+def build_dcgan_discriminator(
+    image_shape: Sequence[int] = (28, 28, 1),
+    width: int = 64,
+    kernel_size: int = 4,
+    norm: str | None = "batch",
+    dropout: float = 0.0,
+    name: str = "dcgan_discriminator",
+) -> keras.Model:
+    """DCGAN discriminator: stride-2 convolutions with LeakyReLU(0.2), then one logit.
+
+    The mirror image of ``build_dcgan_generator``: ``n`` Conv2D(stride 2) blocks
+    with ``width``, ``2*width``, ... channels, a normalisation layer after every
+    block but the first (Radford et al. leave the input layer unnormalised),
+    then Flatten -> Dense(1).
+
+    Args:
+        image_shape: (H, W, C) of the input images, float in [-1, 1].
+        width: channels of the first block; each later block doubles it.
+        kernel_size: side of the convolution kernels.
+        norm: "batch" (DCGAN), "layer" (for WGAN-GP critics, where BatchNorm
+            would couple the samples of a batch) or None.
+        dropout: dropout rate after every block (0 turns it off).
+        name: model name.
+
+    Returns:
+        keras.Model: float32 [B, H, W, C] -> logits float32 [B, 1].
+    """
+    height, w, _ = shape = check_image_shape(image_shape)
+    check_positive("width", width)
+    check_positive("kernel_size", kernel_size)
+    _norm_layer(norm, "check")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    if height != w:
+        raise ValueError(f"the DCGAN builders take square images; got {height}x{w}")
+    _, n = upsampling_plan(height)
+    image = keras.Input(shape, name="image")
+    x = image
+    for i in range(n):
+        x = layers.Conv2D(width * 2**i, kernel_size, strides=2, padding="same", name=f"down_{i}")(x)
+        if i > 0 and norm is not None:
+            x = _norm_layer(norm, f"down_{i}_{norm}norm")(x)
+        x = layers.LeakyReLU(0.2, name=f"down_{i}_lrelu")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"down_{i}_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    logit = layers.Dense(1, dtype="float32", name="logit")(x)
     return keras.Model(image, logit, name=name)
