@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _LAZY = {
     "data": ["DatasetError", "load_dataset", "load_fashion_mnist", "load_mnist", "make_dataset",
              "to_float_images", "to_uint8_images"],
-    "models": ["build_mlp_discriminator", "build_mlp_generator"],
+    "models": ["build_dcgan_discriminator", "build_dcgan_generator", "build_mlp_discriminator", "build_mlp_generator"],
     "losses": ["discriminator_loss", "generator_loss_minimax", "generator_loss_non_saturating"],
     "gan": ["GAN"],
     "training": ["TrainResult", "load_generator", "save_generator", "train"],
@@ -29,6 +29,7 @@ _LAZY = {
     "recipes": ["RECIPES", "build_gan", "get_recipe", "train_recipe"],
     "sampling": ["balanced_labels", "generate_images", "write_samples"],
     "metrics": ["classifier_probs", "classifier_score", "class_fractions", "load_classifier", "score_samples"],
+    "interpolation": ["latent_walk", "lerp", "slerp"],
     "plotting": ["make_gif", "plot_history", "plot_image_grid", "save_image_grid", "show_gif", "tile_images"],
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}

@@ -14,6 +14,8 @@ import os
 import sys
 import zipfile
 
+from .config import PRECISIONS
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -39,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--quick", action="store_true", help="quick mode (same as GAN_QUICK=1)")
+    t.add_argument("--precision", choices=PRECISIONS,
+                   help="dtype policy (default: the recipe's)")
+    t.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile the train step with XLA (default: the recipe's)")
 
     s = sub.add_parser("sample", help="write N samples of a trained run to an .npz file")
     s.add_argument("run", help="run folder or generator.keras file")
@@ -98,6 +104,7 @@ def _run(args) -> int:
         result = train_recipe(
             args.model, args.out, epochs=args.epochs, batch_size=args.batch_size,
             dataset=args.dataset, quick=args.quick or None, seed=args.seed, verbose=verbose,
+            precision=args.precision, jit_compile=args.xla,
         )
         seconds = sum(result.history.get("seconds", []))
         print(f"trained {args.model}: {result.epochs} epochs ({seconds / 60:.1f} min of training); "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+from contextlib import contextmanager
 from pathlib import Path
 
 QUICK_ENV = "GAN_QUICK"
@@ -98,3 +99,58 @@ def device_report() -> str:
         f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
         f"Keras {keras.__version__}, {devices}"
     )
+
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), read from /proc/cpuinfo."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str = "auto") -> str:
+    """The Keras dtype policy name for ``precision``.
+
+    "auto" picks ``mixed_bfloat16`` on a CPU-only machine whose CPU has native
+    bfloat16 (measured here: DCGAN steps about 1.5x faster, see the README's
+    Performance section) and ``float32`` everywhere else, GPUs included: turn
+    mixed precision on by hand there ("mixed_float16" on most GPUs).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU") and cpu_has_bf16():
+        return "mixed_bfloat16"
+    return "float32"
+
+
+@contextmanager
+def dtype_policy(precision: str = "float32"):
+    """Build models under a Keras dtype policy, then restore the previous one.
+
+    Layers take the policy in force when they are created, so build the
+    generator and discriminator inside the ``with`` block::
+
+        with gu.config.dtype_policy("mixed_float16"):
+            G, D = build_generator(), build_discriminator()
+
+    ``GAN.compile`` then wraps the optimisers for loss scaling when a model
+    computes in float16 (bfloat16 needs none: it has float32's exponent range).
+    """
+    import keras
+
+    name = resolve_precision(precision)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield name
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
