@@ -53,21 +53,40 @@ class RunState:
 
 
 class HistoryRecorder(keras.callbacks.Callback):
-    """Appends each epoch's metrics (and its duration in ``seconds``) to ``state.history``."""
+    """Appends each epoch's metrics (and its duration in ``seconds``) to ``state.history``.
 
-    def __init__(self, state: RunState):
+    With ``score_samples`` > 0 it also records ``score``: the classifier score
+    (``metrics.classifier_score``) of that many samples of the sampling
+    generator, drawn from a fixed seed. Scoring is not counted in ``seconds``.
+    """
+
+    def __init__(self, state: RunState, score_samples: int = 0):
         super().__init__()
         self.state = state
+        self.score_samples = score_samples
         self._start = 0.0
+        self._classifier = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        seconds = round(time.perf_counter() - self._start, 3)
         for key, value in (logs or {}).items():
             self.state.history.setdefault(key, []).append(float(value))
-        self.state.history.setdefault("seconds", []).append(round(time.perf_counter() - self._start, 3))
+        self.state.history.setdefault("seconds", []).append(seconds)
+        if self.score_samples:
+            self.state.history.setdefault("score", []).append(self._score())
         self.state.epoch = epoch + 1
+
+    def _score(self) -> float:
+        from .metrics import classifier_probs, classifier_score, load_classifier
+        from .sampling import generate_images
+
+        if self._classifier is None:
+            self._classifier = load_classifier()
+        images, _ = generate_images(self.model.sampler, self.score_samples, seed=12345)
+        return round(classifier_score(classifier_probs(images, self._classifier)), 4)
 
 
 class SampleGrid(keras.callbacks.Callback):

@@ -117,9 +117,9 @@ def resolve_precision(precision: str = "auto") -> str:
     """The Keras dtype policy name for ``precision``.
 
     "auto" picks ``mixed_bfloat16`` on a CPU-only machine whose CPU has native
-    bfloat16 (measured here: DCGAN steps about 1.5x faster, see the README's
-    Performance section) and ``float32`` everywhere else, GPUs included: turn
-    mixed precision on by hand there ("mixed_float16" on most GPUs).
+    bfloat16 (measured here: 542 against 359 images/s in float32 for the TF-docs
+    DCGAN, see the README's Performance section) and ``float32`` everywhere else,
+    GPUs included: turn mixed precision on by hand there ("mixed_float16" on most GPUs).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")

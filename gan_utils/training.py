@@ -92,6 +92,7 @@ def train(
     verbose: int | str = 2,
     keep_checkpoints: int = 3,
     grid_size: int = 64,
+    score_samples: int = 0,
 ) -> TrainResult:
     """Train a compiled ``GAN`` on ``dataset`` for ``epochs`` epochs in total.
 
@@ -108,6 +109,8 @@ def train(
         verbose: passed to ``fit`` (1 progress bar, 2 one line per epoch).
         keep_checkpoints: how many checkpoints to keep.
         grid_size: images in each per-epoch grid.
+        score_samples: if > 0, record ``history["score"]``, the classifier score of
+            this many samples after every epoch (MNIST-shaped generators only).
 
     To start over, delete ``out_dir`` (or use a new one).
     """
@@ -116,6 +119,8 @@ def train(
     for name, value in (("keep_checkpoints", keep_checkpoints), ("grid_size", grid_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(score_samples, int) or isinstance(score_samples, bool) or score_samples < 0:
+        raise ValueError(f"score_samples must be 0 (off) or a positive integer, got {score_samples!r}")
     if getattr(gan, "d_optimizer", None) is None:
         raise ValueError("compile the GAN before training: gan.compile(d_optimizer=..., g_optimizer=...)")
     out = prepare_out_dir(out_dir)
@@ -129,7 +134,7 @@ def train(
     if state.epoch < epochs:
         builtin = [
             NaNGuard(ckpt_dir),
-            HistoryRecorder(state),
+            HistoryRecorder(state, score_samples),
             SampleGrid(state, out / "frames", ncols=int(np.ceil(np.sqrt(grid_size)))),
             Checkpointer(state, ckpt_dir, keep_checkpoints),
         ]

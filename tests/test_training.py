@@ -117,3 +117,24 @@ def test_output_folder_that_is_a_file(tiny_gan, tiny_images, tmp_path):
     with pytest.raises(NotADirectoryError, match="is a file"):
         train(tiny_gan, make_dataset(tiny_images, batch_size=16), f, epochs=1)
     assert f.read_text() == "keep me"
+
+
+def test_score_samples_records_a_classifier_score_per_epoch(tmp_path):
+    from gan_utils import GAN, build_mlp_discriminator, build_mlp_generator
+
+    keras.utils.set_random_seed(0)
+    gan = GAN(build_mlp_generator(8, (28, 28, 1), hidden=(16,)), build_mlp_discriminator((28, 28, 1), hidden=(16,)))
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    images = np.random.default_rng(0).integers(0, 256, (32, 28, 28), dtype=np.uint8)
+    result = train(gan, make_dataset(images, batch_size=16), tmp_path / "run", epochs=2, verbose=0,
+                   grid_size=4, score_samples=40)
+    scores = result.history["score"]
+    assert len(scores) == 2 and all(1.0 <= s <= 10.0 for s in scores)
+    assert len(result.history["seconds"]) == 2
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True])
+def test_bad_score_samples(tiny_gan, tiny_images, tmp_path, bad):
+    with pytest.raises(ValueError, match="score_samples"):
+        train(tiny_gan, make_dataset(tiny_images, batch_size=16), tmp_path / "run", epochs=1, score_samples=bad)
+    assert not (tmp_path / "run").exists()
