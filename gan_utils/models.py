@@ -133,14 +133,11 @@ def upsampling_plan(size: int, max_base: int = 7) -> tuple[int, int]:
     return base, n
 
 
-def _norm_layer(norm: str | None, name: str):
-    if norm == "batch":
-        return layers.BatchNormalization(name=name)
-    if norm == "layer":
-        return layers.LayerNormalization(name=name)
-    if norm is None:
-        return None
-    raise ValueError(f"norm must be 'batch', 'layer' or None, got {norm!r}")
+NORMS = ("batch", "layer", None)
+
+
+def _norm_layer(norm: str, name: str):
+    return layers.BatchNormalization(name=name) if norm == "batch" else layers.LayerNormalization(name=name)
 
 
 def build_dcgan_generator(
@@ -224,7 +221,8 @@ def build_dcgan_discriminator(
     height, w, _ = shape = check_image_shape(image_shape)
     check_positive("width", width)
     check_positive("kernel_size", kernel_size)
-    _norm_layer(norm, "check")
+    if norm not in NORMS:
+        raise ValueError(f"norm must be 'batch', 'layer' or None, got {norm!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     if height != w:
