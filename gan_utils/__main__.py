@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output .npz (images uint8 [N,H,W,C], labels if conditional)")
     s.add_argument("--seed", type=int, default=0)
 
-    e = sub.add_parser("evaluate", help="classifier score and class balance of trained runs")
+    e = sub.add_parser("evaluate", help="classifier score, class balance (and label accuracy) of trained runs")
     e.add_argument("runs", nargs="+", help="run folders, generator.keras files or sample .npz files")
     e.add_argument("--n", type=_positive_int, default=10000)
     e.add_argument("--seed", type=int, default=0)
@@ -121,8 +121,8 @@ def _run(args) -> int:
 
         classifier = load_classifier()
         for run in args.runs:
-            images, _ = _samples_of(run, args.n, args.seed)
-            print(json.dumps({"run": run, **score_samples(images, classifier)}))
+            images, labels = _samples_of(run, args.n, args.seed)
+            print(json.dumps({"run": run, **score_samples(images, classifier, labels)}))
     elif args.command == "train-classifier":
         from .metrics import DEFAULT_CLASSIFIER, train_classifier
 

@@ -57,7 +57,9 @@ class HistoryRecorder(keras.callbacks.Callback):
 
     With ``score_samples`` > 0 it also records ``score``: the classifier score
     (``metrics.classifier_score``) of that many samples of the sampling
-    generator, drawn from a fixed seed. Scoring is not counted in ``seconds``.
+    generator, drawn from a fixed seed, and for a conditional generator
+    ``label_acc`` (``metrics.label_accuracy``, balanced labels). Scoring is not
+    counted in ``seconds``.
     """
 
     def __init__(self, state: RunState, score_samples: int = 0):
@@ -76,17 +78,22 @@ class HistoryRecorder(keras.callbacks.Callback):
             self.state.history.setdefault(key, []).append(float(value))
         self.state.history.setdefault("seconds", []).append(seconds)
         if self.score_samples:
-            self.state.history.setdefault("score", []).append(self._score())
+            for key, value in self._score().items():
+                self.state.history.setdefault(key, []).append(value)
         self.state.epoch = epoch + 1
 
-    def _score(self) -> float:
-        from .metrics import classifier_probs, classifier_score, load_classifier
+    def _score(self) -> dict[str, float]:
+        from .metrics import classifier_probs, classifier_score, label_accuracy, load_classifier
         from .sampling import generate_images
 
         if self._classifier is None:
             self._classifier = load_classifier()
-        images, _ = generate_images(self.model.sampler, self.score_samples, seed=12345)
-        return round(classifier_score(classifier_probs(images, self._classifier)), 4)
+        images, labels = generate_images(self.model.sampler, self.score_samples, seed=12345)
+        probs = classifier_probs(images, self._classifier)
+        scores = {"score": round(classifier_score(probs), 4)}
+        if labels is not None:
+            scores["label_acc"] = round(label_accuracy(probs, labels)["overall"], 4)
+        return scores
 
 
 class SampleGrid(keras.callbacks.Callback):

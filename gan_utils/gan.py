@@ -155,17 +155,21 @@ class GAN(keras.Model):
         return self.generator(inputs, training=training)
 
     # --------------------------------------------------------- sampling
-    def sample_latent(self, batch_size) -> tf.Tensor:
-        """z ~ N(0, I): float32 [batch_size, latent_dim], from the model's seed generator.
+    def next_seed(self) -> tf.Tensor:
+        """A fresh stateless seed, int64 [2], from the model's seed generator (advances it).
 
         Under tf.distribute the seed state is mirrored, so the replica id is folded
-        into the seed: every replica draws its own noise.
+        into the seed: every replica draws its own random numbers.
         """
         seed = tf.cast(self.seed_generator.next(), tf.int64)
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             seed += tf.cast(tf.stack([0, context.replica_id_in_sync_group]), tf.int64)
-        return tf.random.stateless_normal((batch_size, self.latent_dim), seed=seed)
+        return seed
+
+    def sample_latent(self, batch_size) -> tf.Tensor:
+        """z ~ N(0, I): float32 [batch_size, latent_dim], from the model's seed generator."""
+        return tf.random.stateless_normal((batch_size, self.latent_dim), seed=self.next_seed())
 
     def generate(self, z, labels=None, training: bool = False, model: keras.Model | None = None) -> tf.Tensor:
         """G(z) or G(z, y): float32 [B, H, W, C] in [-1, 1] (``model`` defaults to the live generator)."""
@@ -184,7 +188,12 @@ class GAN(keras.Model):
 
     # ------------------------------------------------------- loss hooks
     def discriminator_loss(self, real_logits, fake_logits, real_images, fake_images, labels):
-        """D's loss; subclasses (e.g. WGAN-GP) override this. Returns a float32 scalar."""
+        """D's loss; subclasses (e.g. WGAN-GP) override this.
+
+        Returns a float32 scalar, or ``(loss, terms)``: the scalar and a dict of
+        float32 scalars (a penalty, a gradient norm ...) that every D update adds
+        to the metric of the same name in ``self.metrics``.
+        """
         return losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
 
     def generator_loss(self, fake_logits):
@@ -233,10 +242,23 @@ class GAN(keras.Model):
             real_logits = self.discriminate(real, labels, training=True)
             fake_logits = self.discriminate(fake, labels, training=True)
             d_loss = self.discriminator_loss(real_logits, fake_logits, real, fake, labels)
+            d_loss, terms = d_loss if isinstance(d_loss, tuple) else (d_loss, {})
             scaled = self.d_optimizer.scale_loss(_per_replica(d_loss))
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
+        self._track_terms(terms)
         return d_loss, real_logits, fake_logits
+
+    def _track_terms(self, terms: dict):
+        """Add the extra values a loss hook reported to the metrics of the same names."""
+        trackers = {m.name: m for m in self.metrics}
+        for name, value in terms.items():
+            if name not in trackers:
+                raise ValueError(
+                    f"discriminator_loss reported {name!r} but the model has no metric of that name; "
+                    f"add keras.metrics.Mean(name={name!r}) to its metrics (have {sorted(trackers)})"
+                )
+            trackers[name].update_state(value)
 
     def _update_ema(self):
         """ema <- d * ema + (1 - d) * w, with d warmed up as min(decay, (1 + t) / (10 + t))."""

@@ -1,16 +1,23 @@
-"""GAN losses, written on discriminator logits.
+"""GAN losses, written on discriminator logits or critic scores.
 
-Notation: D(x) = sigmoid(l) where l is the discriminator's logit. Every loss is
-a mean over the batch and is computed in float32, also under mixed precision.
+Notation: for the minimax family D(x) = sigmoid(l) where l is the
+discriminator's logit; a Wasserstein critic D outputs an unbounded score
+instead. Every loss is a mean over the batch and is computed in float32, also
+under mixed precision.
 
 References:
     Goodfellow et al., 2014, "Generative Adversarial Nets" (minimax and
     non-saturating losses). Salimans et al., 2016, "Improved Techniques for
-    Training GANs" (one-sided label smoothing).
+    Training GANs" (one-sided label smoothing). Arjovsky et al., 2017,
+    "Wasserstein GAN" (critic and generator losses). Gulrajani et al., 2017,
+    "Improved Training of Wasserstein GANs" (gradient penalty).
 """
 
 from __future__ import annotations
 
+import numbers
+
+import keras
 import tensorflow as tf
 
 
@@ -65,9 +72,41 @@ def generator_loss_minimax(fake_logits) -> tf.Tensor:
     return -tf.reduce_mean(tf.nn.softplus(_f32(fake_logits)))
 
 
+def critic_loss_wasserstein(real_scores, fake_scores) -> tf.Tensor:
+    """Wasserstein critic loss (Arjovsky et al., 2017): L_D = E_z[D(G(z))] - E_x[D(x)].
+
+    The critic minimises it, i.e. it maximises E_x[D(x)] - E_z[D(G(z))]. For a
+    1-Lipschitz D the maximum of that difference is the Wasserstein-1 distance
+    between the data and the generator's distribution (Kantorovich-Rubinstein
+    duality), so -L_D is the critic's estimate of that distance. The Lipschitz
+    constraint comes from elsewhere: weight clipping in WGAN, ``gradient_penalty``
+    in WGAN-GP.
+
+    Args:
+        real_scores: float [B] or [B, 1], critic scores on real images (unbounded, no sigmoid).
+        fake_scores: float [B] or [B, 1], critic scores on generated images.
+
+    Returns:
+        Scalar float32: mean(fake_scores) - mean(real_scores).
+    """
+    return tf.reduce_mean(_f32(fake_scores)) - tf.reduce_mean(_f32(real_scores))
+
+
+def generator_loss_wasserstein(fake_scores) -> tf.Tensor:
+    """Wasserstein generator loss (Arjovsky et al., 2017): L_G = -E_z[D(G(z))].
+
+    The generator raises the critic's score of its samples. Its gradient with
+    respect to each score is -1/B whatever the score: it never saturates.
+    Use it with a critic (``critic_loss_wasserstein``), not with a logit
+    discriminator trained by ``discriminator_loss``.
+    """
+    return -tf.reduce_mean(_f32(fake_scores))
+
+
 GENERATOR_LOSSES = {
     "non_saturating": generator_loss_non_saturating,
     "minimax": generator_loss_minimax,
+    "wasserstein": generator_loss_wasserstein,
 }
 
 
@@ -79,3 +118,133 @@ def get_generator_loss(name: str):
         raise ValueError(
             f"unknown generator loss {name!r}; choose one of {sorted(GENERATOR_LOSSES)}"
         ) from None
+
+
+# Added under the square root of the gradient norm. sqrt has an infinite slope at 0, so without
+# it a zero gradient (a constant critic, e.g. all-zero weights) gives 0 * inf = NaN gradients.
+NORM_EPSILON = 1e-12
+
+
+def check_penalty_weight(weight) -> float:
+    """Validate the gradient-penalty weight lambda (a finite number >= 0) and return it as a float."""
+    if not isinstance(weight, numbers.Real) or isinstance(weight, bool) or not 0.0 <= float(weight) < float("inf"):
+        raise ValueError(
+            f"the gradient-penalty weight must be a finite number >= 0, got {weight!r}; "
+            "the paper uses 10 (0 turns the penalty off)"
+        )
+    return float(weight)
+
+
+def _stateless_seed(seed) -> tf.Tensor:
+    """int64 [2] stateless seed from an int, a [2] integer tensor or a keras SeedGenerator (advanced)."""
+    if isinstance(seed, keras.random.SeedGenerator):
+        return tf.cast(seed.next(), tf.int64)
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return tf.constant([int(seed), 0], tf.int64)
+    seed = tf.convert_to_tensor(seed)
+    if not seed.dtype.is_integer or seed.shape != (2,):
+        raise ValueError(
+            f"seed must be an int, an integer tensor of shape [2] or a keras.random.SeedGenerator; "
+            f"got {seed.dtype.name} of shape {seed.shape}"
+        )
+    return tf.cast(seed, tf.int64)
+
+
+def _interpolation_weights(real: tf.Tensor, epsilon, seed) -> tf.Tensor:
+    """eps float32 [B, 1, ..., 1] (the rank of ``real``): the given one, or eps ~ U[0, 1) per sample."""
+    rank = real.shape.rank
+    if epsilon is not None and seed is not None:
+        raise ValueError("pass epsilon or seed, not both (the seed only serves to draw epsilon)")
+    if epsilon is None:
+        if seed is None:
+            raise ValueError(
+                "gradient_penalty draws epsilon ~ U[0, 1] per sample and needs a seed: pass seed= (an int, "
+                "an integer tensor [2] or a keras.random.SeedGenerator; in a train step GAN.next_seed()), "
+                "or pass epsilon= yourself"
+            )
+        epsilon = tf.random.stateless_uniform(tf.shape(real)[:1], seed=_stateless_seed(seed))
+    eps = _f32(epsilon)
+    shape = eps.shape
+    if (shape.rank not in (1, rank) or any(d not in (1, None) for d in shape[1:])
+            or not shape[:1].is_compatible_with(real.shape[:1])):
+        raise ValueError(
+            f"epsilon must hold one weight per sample, shape [B] or [B{', 1' * (rank - 1)}] with "
+            f"B = {real.shape[0]}; got {shape}"
+        )
+    return tf.reshape(eps, [-1] + [1] * (rank - 1))
+
+
+def gradient_penalty(
+    critic,
+    real,
+    fake,
+    labels=None,
+    *,
+    weight: float = 10.0,
+    epsilon=None,
+    seed=None,
+    training: bool = True,
+    return_norms: bool = False,
+):
+    """Gradient penalty of WGAN-GP (Gulrajani et al., 2017, eq. 3).
+
+        x_hat = eps * x + (1 - eps) * G(z),        eps ~ U[0, 1], one per sample
+        GP    = weight * E[(||grad_{x_hat} D(x_hat)||_2 - 1)^2]
+
+    A differentiable function is 1-Lipschitz iff its gradient norm is at most 1
+    everywhere, and the optimal critic has norm 1 on the straight lines joining
+    the real and generated samples that the optimal transport plan pairs
+    (Gulrajani et al., Proposition 1). The penalty pulls the norm towards 1 at
+    random points on lines between random pairs instead (a soft constraint,
+    only where samples are). The gradient comes from a nested ``tf.GradientTape``, so
+    an outer tape can differentiate the penalty with respect to the critic's
+    weights (a second-order gradient). The norm runs over all non-batch axes
+    and is computed as sqrt(sum(g^2) + NORM_EPSILON): it and its gradient stay
+    finite when g = 0. Everything here is float32, also when the critic computes
+    in float16 or bfloat16 (its output is cast).
+
+    Gradients of sum_i D(x_hat_i) are the per-sample gradients only when each
+    score depends on its own sample alone: no BatchNormalization in the critic.
+
+    Args:
+        critic: images float32 [B, ...] -> scores [B] or [B, 1] (unbounded); a
+            conditional critic takes ``[images, labels]``. Called as
+            ``critic(inputs, training=training)``.
+        real: float [B, ...] real images (e.g. [B, H, W, C] in [-1, 1]).
+        fake: float [B, ...] generated images, the shape of ``real``.
+        labels: int [B] for a conditional critic (the labels of both batches), else None.
+        weight: lambda >= 0; the paper uses 10.
+        epsilon: optional float [B] (or [B, 1, ..., 1]) interpolation weights in [0, 1].
+        seed: draws epsilon when it is not given: an int, an integer tensor [2]
+            (stateless seed) or a ``keras.random.SeedGenerator`` (advanced on each
+            call). In a compiled train step pass a fresh seed every step, e.g.
+            ``GAN.next_seed()``; a constant int gives the same epsilon every step.
+        training: passed to the critic.
+        return_norms: also return the per-sample gradient norms.
+
+    Returns:
+        Scalar float32 penalty, or ``(penalty, norms)`` with norms float32 [B].
+    """
+    weight = check_penalty_weight(weight)
+    real, fake = _f32(real), _f32(fake)
+    rank = real.shape.rank
+    if rank is None or rank < 2:
+        raise ValueError(f"real must be a batch [B, ...] (e.g. images [B, H, W, C]); got shape {real.shape}")
+    if not real.shape.is_compatible_with(fake.shape):
+        raise ValueError(
+            f"real and fake must have the same shape, got {real.shape} and {fake.shape}; "
+            "generate one fake per real image"
+        )
+    eps = _interpolation_weights(real, epsilon, seed)
+    x_hat = eps * real + (1.0 - eps) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(x_hat)
+        inputs = x_hat if labels is None else [x_hat, tf.convert_to_tensor(labels)]
+        scores = _f32(critic(inputs, training=training))
+        total = tf.reduce_sum(scores)  # inside the tape, or the tape would not connect it to x_hat
+    if scores.shape.rank is not None and scores.shape[1:].num_elements() not in (1, None):
+        raise ValueError(f"the critic must output one score per sample, [B] or [B, 1]; got shape {scores.shape}")
+    grads = tape.gradient(total, x_hat, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(_f32(grads)), axis=list(range(1, rank))) + NORM_EPSILON)
+    penalty = weight * tf.reduce_mean(tf.square(norms - 1.0))
+    return (penalty, norms) if return_norms else penalty

@@ -113,17 +113,51 @@ def class_fractions(probs, num_classes: int | None = None) -> np.ndarray:
     return counts / counts.sum()
 
 
-def score_samples(images, classifier: keras.Model | None = None) -> dict:
-    """Classifier score and class fractions of a batch of samples."""
+def label_accuracy(probs, labels) -> dict:
+    """How often the classifier assigns a conditional sample to the class it was asked for.
+
+    Args:
+        probs: float [N, K], p(y|x) of the generated images (``classifier_probs``).
+        labels: int [N], the labels the generator was given.
+
+    Returns:
+        ``{"overall": float, "per_class": [float] * K}``: the fraction of samples
+        whose arg-max class equals the requested label, over all samples and per
+        requested class (NaN for a class that was never requested).
+    """
+    p = np.asarray(probs)
+    y = np.asarray(labels)
+    if p.ndim != 2 or y.shape != (len(p),):
+        raise ValueError(f"labels must be [N] = [{len(p)}] for probs of shape {p.shape}, got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+    k = p.shape[1]
+    if len(y) and (y.min() < 0 or y.max() >= k):
+        raise ValueError(f"labels must be in [0, {k}), got values from {y.min()} to {y.max()}")
+    hit = p.argmax(axis=1) == y
+    asked = np.bincount(y, minlength=k)
+    correct = np.bincount(y, weights=hit, minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = correct / asked
+    return {"overall": float(hit.mean()), "per_class": [float(a) for a in per_class]}
+
+
+def score_samples(images, classifier: keras.Model | None = None, labels=None) -> dict:
+    """Classifier score and class fractions of a batch of samples (and label accuracy, given the labels asked for)."""
     probs = classifier_probs(images, classifier)
     fractions = class_fractions(probs)
-    return {
+    result = {
         "n": int(len(probs)),
         "classifier_score": classifier_score(probs),
         "class_fractions": [round(float(f), 4) for f in fractions],
         "min_class_fraction": float(fractions.min()),
         "max_class_fraction": float(fractions.max()),
     }
+    if labels is not None:
+        accuracy = label_accuracy(probs, labels)
+        result["label_accuracy"] = accuracy["overall"]
+        result["label_accuracy_per_class"] = [round(a, 4) for a in accuracy["per_class"]]
+    return result
 
 
 def train_classifier(

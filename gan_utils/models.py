@@ -140,6 +140,63 @@ def _norm_layer(norm: str, name: str):
     return layers.BatchNormalization(name=name) if norm == "batch" else layers.LayerNormalization(name=name)
 
 
+def dcgan_generator_body(x, image_shape, width: int = 64, kernel_size: int = 4):
+    """The DCGAN generator's layers applied to a latent tensor ``x`` [B, D]: returns the image tensor.
+
+    Shared by ``build_dcgan_generator`` and the conditional generator (which
+    feeds it z joined with a label embedding). ``image_shape`` must be square.
+    """
+    height, _, channels = image_shape
+    base, n = upsampling_plan(height)
+    filters = width * 2 ** (n - 1)
+    x = layers.Dense(base * base * filters, use_bias=False, name="project")(x)
+    x = layers.BatchNormalization(name="project_bn")(x)
+    x = layers.ReLU(name="project_relu")(x)
+    x = layers.Reshape((base, base, filters), name="to_grid")(x)
+    for i in range(n - 1):
+        filters //= 2
+        x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same", use_bias=False,
+                                   name=f"up_{i}")(x)
+        x = layers.BatchNormalization(name=f"up_{i}_bn")(x)
+        x = layers.ReLU(name=f"up_{i}_relu")(x)
+    # The output layer computes in float32 so that samples stay float32 under mixed precision.
+    return layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same", activation="tanh",
+                                  dtype="float32", name="image")(x)
+
+
+def dcgan_discriminator_features(x, width: int = 64, kernel_size: int = 4, norm: str | None = "batch",
+                                 dropout: float = 0.0):
+    """The DCGAN discriminator's convolutional layers applied to an image tensor ``x``.
+
+    Returns the flattened features [B, F] (F = (H / 2^n) * (W / 2^n) * width * 2^(n-1))
+    that the last Dense layer reads. Shared with the conditional discriminators.
+    """
+    _, n = upsampling_plan(int(x.shape[1]))
+    for i in range(n):
+        x = layers.Conv2D(width * 2**i, kernel_size, strides=2, padding="same", name=f"down_{i}")(x)
+        if i > 0 and norm is not None:
+            x = _norm_layer(norm, f"down_{i}_{norm}norm")(x)
+        x = layers.LeakyReLU(0.2, name=f"down_{i}_lrelu")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"down_{i}_dropout")(x)
+    return layers.Flatten(name="flatten")(x)
+
+
+def check_dcgan_args(image_shape, width, kernel_size, norm=None, dropout=0.0) -> tuple[int, int, int]:
+    """Validate the DCGAN builders' shared arguments; returns the image shape."""
+    height, w, _ = shape = check_image_shape(image_shape)
+    check_positive("width", width)
+    check_positive("kernel_size", kernel_size)
+    if norm not in NORMS:
+        raise ValueError(f"norm must be 'batch', 'layer' or None, got {norm!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    if height != w:
+        raise ValueError(f"the DCGAN builders make square images; got {height}x{w}")
+    upsampling_plan(height)
+    return shape
+
+
 def build_dcgan_generator(
     latent_dim: int = 100,
     image_shape: Sequence[int] = (28, 28, 1),
@@ -167,28 +224,9 @@ def build_dcgan_generator(
         keras.Model: float32 [B, latent_dim] -> float32 [B, H, W, C] in [-1, 1].
     """
     check_positive("latent_dim", latent_dim)
-    height, w, channels = check_image_shape(image_shape)
-    check_positive("width", width)
-    check_positive("kernel_size", kernel_size)
-    if height != w:
-        raise ValueError(f"the DCGAN builders make square images; got {height}x{w}")
-    base, n = upsampling_plan(height)
+    shape = check_dcgan_args(image_shape, width, kernel_size)
     z = keras.Input((latent_dim,), name="z")
-    filters = width * 2 ** (n - 1)
-    x = layers.Dense(base * base * filters, use_bias=False, name="project")(z)
-    x = layers.BatchNormalization(name="project_bn")(x)
-    x = layers.ReLU(name="project_relu")(x)
-    x = layers.Reshape((base, base, filters), name="to_grid")(x)
-    for i in range(n - 1):
-        filters //= 2
-        x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same", use_bias=False,
-                                   name=f"up_{i}")(x)
-        x = layers.BatchNormalization(name=f"up_{i}_bn")(x)
-        x = layers.ReLU(name=f"up_{i}_relu")(x)
-    # The output layer computes in float32 so that samples stay float32 under mixed precision.
-    image = layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same", activation="tanh",
-                                   dtype="float32", name="image")(x)
-    return keras.Model(z, image, name=name)
+    return keras.Model(z, dcgan_generator_body(z, shape, width, kernel_size), name=name)
 
 
 def build_dcgan_discriminator(
@@ -218,25 +256,8 @@ def build_dcgan_discriminator(
     Returns:
         keras.Model: float32 [B, H, W, C] -> logits float32 [B, 1].
     """
-    height, w, _ = shape = check_image_shape(image_shape)
-    check_positive("width", width)
-    check_positive("kernel_size", kernel_size)
-    if norm not in NORMS:
-        raise ValueError(f"norm must be 'batch', 'layer' or None, got {norm!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    if height != w:
-        raise ValueError(f"the DCGAN builders take square images; got {height}x{w}")
-    _, n = upsampling_plan(height)
+    shape = check_dcgan_args(image_shape, width, kernel_size, norm, dropout)
     image = keras.Input(shape, name="image")
-    x = image
-    for i in range(n):
-        x = layers.Conv2D(width * 2**i, kernel_size, strides=2, padding="same", name=f"down_{i}")(x)
-        if i > 0 and norm is not None:
-            x = _norm_layer(norm, f"down_{i}_{norm}norm")(x)
-        x = layers.LeakyReLU(0.2, name=f"down_{i}_lrelu")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name=f"down_{i}_dropout")(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = dcgan_discriminator_features(image, width, kernel_size, norm, dropout)
     logit = layers.Dense(1, dtype="float32", name="logit")(x)
     return keras.Model(image, logit, name=name)

@@ -66,6 +66,31 @@ def plot_image_grid(images, ncols: int | None = None, title: str | None = None, 
     return ax
 
 
+def plot_class_grid(images, num_classes: int = 10, row_names: Sequence[str] | None = None, ax=None,
+                    size: float = 6.0, title: str | None = None):
+    """Show a class grid (row k = class k, e.g. from ``class_grid_images``) with each row named.
+
+    Args:
+        images: [num_classes * M, H, W(, C)], rows one after the other.
+        num_classes: number of rows.
+        row_names: a name per row (default "0", "1", ...).
+    """
+    n = len(images)
+    if n == 0 or n % num_classes:
+        raise ValueError(f"a class grid needs num_classes ({num_classes}) x M images, got {n}")
+    ncols = n // num_classes
+    ax = plot_image_grid(images, ncols=ncols, ax=ax, size=size, title=title)
+    height = np.asarray(images).shape[1]
+    names = row_names or [str(k) for k in range(num_classes)]
+    ax.set_axis_on()
+    ax.set_xticks([])
+    ax.set_yticks([(height + 1) * k + height / 2 for k in range(num_classes)], names)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return ax
+
+
 def plot_history(history: dict, keys: Sequence[Sequence[str]] = (("d_loss", "g_loss"), ("d_real", "d_fake")), size=(10, 3.2)):
     """Plot training curves from a history dict ``{name: [value per epoch]}``.
 

@@ -15,6 +15,7 @@ import keras
 from . import models
 from .config import dtype_policy, is_quick, set_seed
 from .gan import GAN
+from .wgan import WGANGP
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,31 @@ def _build_dcgan(recipe: Recipe, image_shape):
     )
 
 
+def _build_cgan(recipe: Recipe, image_shape):
+    from .conditional import build_conditional_discriminator, build_conditional_generator
+
+    kw = recipe.model_kwargs
+    classes, kernel = kw.get("num_classes", 10), kw.get("kernel_size", 4)
+    return (
+        build_conditional_generator(recipe.latent_dim, image_shape, classes, width=kw.get("g_width", 64),
+                                    kernel_size=kernel),
+        build_conditional_discriminator(image_shape, classes, width=kw.get("d_width", 64), kernel_size=kernel,
+                                        norm=kw.get("d_norm", "batch"), dropout=kw.get("d_dropout", 0.0),
+                                        label_mode=kw.get("label_mode", "channel")),
+    )
+
+
+def _build_wgan(recipe: Recipe, image_shape):
+    kw = recipe.model_kwargs
+    kernel = kw.get("kernel_size", 4)
+    return (
+        models.build_dcgan_generator(recipe.latent_dim, image_shape, width=kw.get("g_width", 64), kernel_size=kernel),
+        # A critic: no BatchNorm (it would couple the samples the gradient penalty treats one by one).
+        models.build_dcgan_discriminator(image_shape, width=kw.get("d_width", 64), kernel_size=kernel,
+                                         norm=kw.get("d_norm", "layer"), name="wgan_critic"),
+    )
+
+
 RECIPES: dict[str, Recipe] = {
     # Notebook 01. Measured here (full run of the notebook, 10,000 samples): classifier score
     # 8.67 with the EMA generator and 8.51 without it, after 30 epochs (7.9 min on 2 CPU cores).
@@ -90,6 +116,18 @@ RECIPES: dict[str, Recipe] = {
     # 128 on MNIST, at about half the time per epoch (scratch runs; see the README).
     "dcgan": Recipe(name="dcgan", build=_build_dcgan, epochs=20, batch_size=64, precision="auto",
                     gan_kwargs={"ema_decay": 0.999}, model_kwargs={"g_width": 32, "d_width": 32}),
+    # Notebook 03: the DCGAN recipe with the label fed to both networks, D by projection. Measured (full run
+    # of notebook 03, 2,000 samples after each epoch): projection reached label accuracy 98.5% after 4 epochs,
+    # the label-as-a-channel D 83.4% (and 98.2% only after 8).
+    "cgan": Recipe(name="cgan", build=_build_cgan, epochs=12, batch_size=64, precision="auto", conditional=True,
+                   gan_kwargs={"ema_decay": 0.999},
+                   model_kwargs={"g_width": 32, "d_width": 32, "label_mode": "projection"}),
+    # Notebook 04: WGAN-GP (Gulrajani et al., 2017): n_critic = 5, lambda = 10, Adam(beta_1=0.5, beta_2=0.9),
+    # a LayerNorm critic.
+    "wgan-gp": Recipe(name="wgan-gp", build=_build_wgan, epochs=6, batch_size=64, d_lr=2e-4, g_lr=2e-4,
+                      beta_1=0.5, beta_2=0.9, precision="auto", gan_class=WGANGP,
+                      gan_kwargs={"ema_decay": 0.999, "d_steps": 5, "gp_weight": 10.0},
+                      model_kwargs={"g_width": 32, "d_width": 32}),
 }
 
 

@@ -16,22 +16,42 @@ def balanced_labels(n: int, num_classes: int = 10) -> np.ndarray:
     return (np.arange(n) % num_classes).astype(np.int32)
 
 
+def num_classes_of(generator: keras.Model, default: int = 10) -> int:
+    """The number of labels a conditional generator takes: the size of its first ``Embedding``.
+
+    Generators built without an Embedding (e.g. one-hot inputs) give ``default``.
+    """
+    for layer in generator.layers:
+        if isinstance(layer, keras.layers.Embedding):
+            return int(layer.input_dim)
+    return default
+
+
 def generate_images(
-    generator: keras.Model, n: int, seed: int = 0, batch_size: int = 500, labels=None, num_classes: int = 10
+    generator: keras.Model, n: int, seed: int = 0, batch_size: int = 500, labels=None,
+    num_classes: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Draw ``n`` images from a generator: ``(uint8 [n, H, W, C], labels int32 [n] or None)``.
 
     z ~ N(0, I) from a NumPy generator seeded with ``seed``. A conditional
-    generator (two inputs) gets ``labels``, balanced over ``num_classes`` by default.
+    generator (two inputs) gets ``labels``, balanced over ``num_classes`` by
+    default (``num_classes_of(generator)`` when not given).
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     latent_dim = int(generator.inputs[0].shape[-1])
     conditional = len(generator.inputs) == 2
     if conditional:
-        labels = balanced_labels(n, num_classes) if labels is None else np.asarray(labels, np.int32)
+        num_classes = num_classes or num_classes_of(generator)
+        labels = balanced_labels(n, num_classes) if labels is None else np.asarray(labels)
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be integers (int32), got dtype {labels.dtype}")
+        labels = labels.astype(np.int32)
         if labels.shape != (n,):
             raise ValueError(f"labels must be int32 [n] = [{n}], got shape {labels.shape}")
+        if labels.min() < 0 or labels.max() >= num_classes:
+            raise ValueError(f"labels must be in [0, {num_classes}) (num_classes={num_classes}), "
+                             f"got values from {labels.min()} to {labels.max()}")
     rng = np.random.default_rng(seed)
     out = []
     for start in range(0, n, batch_size):
@@ -40,6 +60,29 @@ def generate_images(
         inputs = [z, labels[start:stop]] if conditional else z
         out.append(to_uint8_images(np.asarray(generator(inputs, training=False))))
     return np.concatenate(out), (labels if conditional else None)
+
+
+def class_grid_images(generator: keras.Model, noise, num_classes: int | None = None) -> np.ndarray:
+    """Images of a conditional generator for every (class, noise) pair: uint8 [K * M, H, W, C].
+
+    Row k (images k*M ... k*M + M - 1) asks for class k; column j uses ``noise[j]``
+    in every row. Show it with ``plot_class_grid(images, num_classes)``.
+
+    Args:
+        generator: a conditional generator, ``[z, labels] -> images``.
+        noise: float32 [M, latent_dim], one noise vector per column.
+        num_classes: rows of the grid (default ``num_classes_of(generator)``).
+    """
+    if len(generator.inputs) != 2:
+        raise ValueError("class_grid_images needs a conditional generator (inputs [z, labels])")
+    z = np.asarray(noise, np.float32)
+    latent_dim = int(generator.inputs[0].shape[-1])
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise ValueError(f"noise must be [M, {latent_dim}] (the generator's latent size), got shape {z.shape}")
+    num_classes = num_classes or num_classes_of(generator)
+    labels = np.repeat(np.arange(num_classes, dtype=np.int32), len(z))
+    images = generator([np.tile(z, (num_classes, 1)), labels], training=False)
+    return to_uint8_images(np.asarray(images))
 
 
 def write_samples(path: str | Path, images: np.ndarray, labels: np.ndarray | None = None) -> Path:

@@ -23,6 +23,7 @@ from .callbacks import Checkpointer, HistoryRecorder, NaNGuard, RunState, Sample
 from .checkpoint import restore_latest
 from .io import atomic_path, write_json
 from .plotting import make_gif, plot_history
+from .sampling import num_classes_of
 
 
 @dataclass
@@ -56,11 +57,22 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
     return out
 
 
-def fixed_inputs(gan, count: int = 100, seed: int = 1234, num_classes: int = 10):
-    """Noise (and balanced labels, if conditional) for the per-epoch sample grids."""
-    noise = np.random.default_rng(seed).standard_normal((count, gan.latent_dim)).astype(np.float32)
-    labels = (np.arange(count) % num_classes).astype(np.int32) if gan.conditional else None
-    return noise, labels
+def fixed_inputs(gan, count: int = 64, seed: int = 1234, num_classes: int | None = None):
+    """Noise (and labels, if conditional) for the per-epoch sample grids.
+
+    Unconditional: ``count`` noise vectors. Conditional: a class grid of
+    ``num_classes`` rows (row k asks for class k; default ``num_classes_of``
+    the generator) by ``max(1, count // num_classes)`` columns, each column one
+    noise vector shared by every row, so a frame shows the label changing the
+    digit while z keeps the style.
+    """
+    rng = np.random.default_rng(seed)
+    if not gan.conditional:
+        return rng.standard_normal((count, gan.latent_dim)).astype(np.float32), None
+    num_classes = num_classes or num_classes_of(gan.generator)
+    cols = max(1, count // num_classes)
+    noise = rng.standard_normal((cols, gan.latent_dim)).astype(np.float32)
+    return np.tile(noise, (num_classes, 1)), np.repeat(np.arange(num_classes, dtype=np.int32), cols)
 
 
 def save_generator(generator: keras.Model, path: str | Path) -> Path:
@@ -91,7 +103,7 @@ def train(
     callbacks: list | None = None,
     verbose: int | str = 2,
     keep_checkpoints: int = 3,
-    grid_size: int = 64,
+    grid_size: int | None = None,
     score_samples: int = 0,
 ) -> TrainResult:
     """Train a compiled ``GAN`` on ``dataset`` for ``epochs`` epochs in total.
@@ -108,7 +120,8 @@ def train(
         callbacks: extra Keras callbacks, run after the built-in ones.
         verbose: passed to ``fit`` (1 progress bar, 2 one line per epoch).
         keep_checkpoints: how many checkpoints to keep.
-        grid_size: images in each per-epoch grid.
+        grid_size: images in each per-epoch grid (default 64, or a 10 x 10
+            class grid for a conditional GAN; see ``fixed_inputs``).
         score_samples: if > 0, record ``history["score"]``, the classifier score of
             this many samples after every epoch (MNIST-shaped generators only).
 
@@ -116,6 +129,8 @@ def train(
     """
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if grid_size is None:
+        grid_size = 100 if gan.conditional else 64  # 10 x 10 for 10 classes
     for name, value in (("keep_checkpoints", keep_checkpoints), ("grid_size", grid_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -135,7 +150,7 @@ def train(
         builtin = [
             NaNGuard(ckpt_dir),
             HistoryRecorder(state, score_samples),
-            SampleGrid(state, out / "frames", ncols=int(np.ceil(np.sqrt(grid_size)))),
+            SampleGrid(state, out / "frames", ncols=_grid_columns(state)),
             Checkpointer(state, ckpt_dir, keep_checkpoints),
         ]
         gan.fit(dataset, epochs=epochs, initial_epoch=state.epoch, callbacks=builtin + list(callbacks or []),
@@ -143,6 +158,13 @@ def train(
     result = TrainResult(out, state.history, state.epoch, resumed_from)
     finish_run(gan, result)
     return result
+
+
+def _grid_columns(state) -> int:
+    """Columns of the per-epoch grid: one per noise vector of a class grid, else about sqrt(N)."""
+    if state.fixed_labels is not None:
+        return max(1, int(np.sum(state.fixed_labels == state.fixed_labels[0])))
+    return int(np.ceil(np.sqrt(len(state.fixed_noise))))
 
 
 def finish_run(gan, result: TrainResult) -> None:

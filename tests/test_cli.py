@@ -67,3 +67,28 @@ def test_evaluate_rejects_a_file_that_is_not_samples(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "other.npz")]) == 2
     err = capsys.readouterr().err
     assert "not a readable samples file" in err and "no 'images' array" in err
+
+
+def test_cgan_train_sample_evaluate_with_balanced_labels(tmp_path, capsys):
+    import json
+
+    run = tmp_path / "cgan"
+    assert main(["train", "cgan", "--out", str(run), "--quick", "--epochs", "1", "--batch-size", "256"]) == 0
+    out = tmp_path / "c.npz"
+    assert main(["sample", str(run), "--n", "25", "--out", str(out)]) == 0
+    with np.load(out) as f:
+        assert f["images"].shape == (25, 28, 28, 1)
+        assert f["labels"].dtype == np.int32
+        assert np.bincount(f["labels"]).tolist() == [3] * 5 + [2] * 5  # balanced: 0..9, 0..9, 0..4
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert 0.0 <= report["label_accuracy"] <= 1.0 and len(report["label_accuracy_per_class"]) == 10
+
+
+def test_wgan_gp_trains_and_samples_from_the_command_line(tmp_path):
+    run = tmp_path / "wgan"
+    assert main(["train", "wgan-gp", "--out", str(run), "--quick", "--epochs", "1", "--batch-size", "256"]) == 0
+    assert main(["sample", str(run), "--n", "10", "--out", str(tmp_path / "w.npz")]) == 0
+    with np.load(tmp_path / "w.npz") as f:
+        assert f["images"].shape == (10, 28, 28, 1) and "labels" not in f.files

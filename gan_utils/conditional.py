@@ -1,0 +1,157 @@
+"""Conditional DCGAN builders (Mirza & Osindero, 2014): G(z, y) and D(x, y).
+
+A conditional generator takes ``[z, labels]`` (float32 [B, latent_dim], int32
+[B]) and a conditional discriminator ``[images, labels]``; ``gan_utils.GAN``
+sees the two inputs and trains them as a conditional pair, through the same
+train step as every other model.
+
+Two ways of giving D the label:
+
+- ``"channel"``: embed y, map the embedding to one H x W plane and stack it on
+  the image as an extra channel, so every convolution sees the label. Simple
+  and common; the label enters at the input.
+- ``"projection"`` (Miyato & Koyama, 2018): D(x, y) = psi(phi(x)) + embed(y) . phi(x),
+  where phi(x) are D's features, psi a linear layer and embed(y) a learned
+  vector per class. This is the form the logit takes when the class-conditional
+  densities are log-linear in phi(x), so the label acts on the final features
+  as an inner product rather than being learned from a concatenation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+from keras import layers
+
+from .models import check_dcgan_args, check_positive, dcgan_discriminator_features, dcgan_generator_body
+
+LABEL_MODES = ("channel", "projection")
+
+
+def _labels_input() -> keras.KerasTensor:
+    return keras.Input((), dtype="int32", name="labels")
+
+
+def build_conditional_generator(
+    latent_dim: int = 100,
+    image_shape: Sequence[int] = (28, 28, 1),
+    num_classes: int = 10,
+    width: int = 64,
+    kernel_size: int = 4,
+    embed_dim: int = 50,
+    name: str = "conditional_generator",
+) -> keras.Model:
+    """G(z, y): z joined with a learned label embedding, then the DCGAN generator.
+
+    ``[z, y] -> concat(z, Embedding(num_classes, embed_dim)(y)) -> Dense -> BN -> ReLU
+    -> reshape -> Conv2DTranspose blocks -> tanh`` (see ``build_dcgan_generator``).
+
+    Args:
+        latent_dim: size of z.
+        image_shape: (H, W, C), square, e.g. (28, 28, 1) or (32, 32, 3).
+        num_classes: number of labels; labels are ints in [0, num_classes).
+        width, kernel_size: as in ``build_dcgan_generator``.
+        embed_dim: size of the label embedding joined to z.
+        name: model name.
+
+    Returns:
+        keras.Model: ``[z float32 [B, latent_dim], labels int32 [B]]`` ->
+        float32 [B, H, W, C] in [-1, 1].
+    """
+    check_positive("latent_dim", latent_dim)
+    check_positive("num_classes", num_classes)
+    check_positive("embed_dim", embed_dim)
+    shape = check_dcgan_args(image_shape, width, kernel_size)
+    z = keras.Input((latent_dim,), name="z")
+    labels = _labels_input()
+    embedded = layers.Embedding(num_classes, embed_dim, name="label_embedding")(labels)
+    x = layers.Concatenate(name="z_and_label")([z, embedded])
+    return keras.Model([z, labels], dcgan_generator_body(x, shape, width, kernel_size), name=name)
+
+
+def build_conditional_discriminator(
+    image_shape: Sequence[int] = (28, 28, 1),
+    num_classes: int = 10,
+    width: int = 64,
+    kernel_size: int = 4,
+    norm: str | None = "batch",
+    dropout: float = 0.0,
+    label_mode: str = "channel",
+    embed_dim: int = 50,
+    name: str = "conditional_discriminator",
+) -> keras.Model:
+    """D(x, y): the DCGAN discriminator told the label, as an extra channel or by projection.
+
+    Args:
+        image_shape: (H, W, C) of the input images, float in [-1, 1].
+        num_classes: number of labels.
+        width, kernel_size, norm, dropout: as in ``build_dcgan_discriminator``.
+        label_mode: "channel" (embedding -> Dense(H*W) -> one extra input
+            channel) or "projection" (logit = psi(phi(x)) + embed(y) . phi(x)).
+        embed_dim: embedding size of the "channel" mode (the projection's
+            embedding has the size of phi(x)).
+        name: model name.
+
+    Returns:
+        keras.Model: ``[images float32 [B, H, W, C], labels int32 [B]]`` -> logits float32 [B, 1].
+    """
+    check_positive("num_classes", num_classes)
+    check_positive("embed_dim", embed_dim)
+    if label_mode not in LABEL_MODES:
+        raise ValueError(f"label_mode must be one of {LABEL_MODES}, got {label_mode!r}")
+    shape = check_dcgan_args(image_shape, width, kernel_size, norm, dropout)
+    image = keras.Input(shape, name="image")
+    labels = _labels_input()
+    if label_mode == "channel":
+        plane = layers.Embedding(num_classes, embed_dim, name="label_embedding")(labels)
+        plane = layers.Dense(math.prod(shape[:2]), name="label_to_plane")(plane)
+        plane = layers.Reshape((*shape[:2], 1), name="label_plane")(plane)
+        x = layers.Concatenate(name="image_and_label")([image, plane])
+        features = dcgan_discriminator_features(x, width, kernel_size, norm, dropout)
+        logit = layers.Dense(1, dtype="float32", name="logit")(features)
+    else:
+        features = dcgan_discriminator_features(image, width, kernel_size, norm, dropout)
+        unconditional = layers.Dense(1, name="psi")(features)
+        class_vector = layers.Embedding(num_classes, int(features.shape[-1]), name="label_projection")(labels)
+        projection = layers.Dot(axes=-1, name="projection")([class_vector, features])
+        logit = layers.Add(dtype="float32", name="logit")([unconditional, projection])
+    return keras.Model([image, labels], logit, name=name)
+
+
+def label_embedding_walk(generator: keras.Model, z, start: int, end: int, steps: int = 10) -> np.ndarray:
+    """Images along the straight line between two class embeddings, for one noise vector each.
+
+    For a generator built by ``build_conditional_generator``: the label enters
+    only through its learned embedding e(y), so ``G(z, (1 - t) e(start) + t e(end))``
+    is defined for every t in [0, 1], not just for the two classes. The layers
+    after the join of z and the embedding are re-applied to each point.
+
+    Args:
+        generator: a generator from ``build_conditional_generator``.
+        z: float32 [latent_dim] or [M, latent_dim]: one walk per noise vector.
+        start, end: the two classes.
+        steps: points per walk, ends included.
+
+    Returns:
+        float32 [M * steps, H, W, C] in [-1, 1], walk after walk.
+    """
+    names = [layer.name for layer in generator.layers]
+    if "label_embedding" not in names or "z_and_label" not in names:
+        raise ValueError("label_embedding_walk needs a generator from build_conditional_generator "
+                         "(layers 'label_embedding' and 'z_and_label')")
+    check_positive("steps", steps)
+    table = keras.ops.convert_to_numpy(generator.get_layer("label_embedding").embeddings)
+    for name, label in (("start", start), ("end", end)):
+        if not 0 <= int(label) < len(table):
+            raise ValueError(f"{name} label {label} is outside [0, {len(table)})")
+    z = np.atleast_2d(np.asarray(z, np.float32))
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    path = (1.0 - t) * table[start] + t * table[end]                       # [steps, embed_dim]
+    x = np.concatenate([np.repeat(z, steps, axis=0), np.tile(path, (len(z), 1))], axis=1)
+    x = keras.ops.convert_to_tensor(x.astype(np.float32))
+    for layer in generator.layers[names.index("z_and_label") + 1:]:
+        x = layer(x, training=False)
+    return keras.ops.convert_to_numpy(x).astype(np.float32)

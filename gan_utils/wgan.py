@@ -1,0 +1,216 @@
+"""WGAN-GP: a Wasserstein GAN whose critic is kept 1-Lipschitz by a gradient penalty.
+
+The critic D scores images (no sigmoid) and learns to maximise
+E_x[D(x)] - E_z[D(G(z))], the Wasserstein-1 distance between the data and the
+generator's distribution when D is 1-Lipschitz (Arjovsky et al., 2017). WGAN-GP
+(Gulrajani et al., 2017, Algorithm 1) enforces that softly by penalising
+gradient norms away from 1 at random interpolates of real and generated images:
+
+    L_D = E_z[D(G(z))] - E_x[D(x)] + lambda * E_x_hat[(||grad D(x_hat)||_2 - 1)^2]
+    L_G = -E_z[D(G(z))]
+
+with n_critic = 5 critic updates per generator update and lambda = 10. The
+train step is ``GAN``'s (its ``d_steps`` are the n_critic updates, unrolled in
+one compiled step); only the loss hooks and the metrics differ.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import losses
+from .gan import GAN
+
+
+def batch_norm_layers(model: keras.Model) -> list[str]:
+    """Names of the BatchNormalization layers anywhere in ``model`` (nested models included)."""
+    # _flatten_layers also walks layers held by custom layers, which .layers does not list.
+    return [layer.name for layer in model._flatten_layers(include_self=False)
+            if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+class WGANGP(GAN):
+    """WGAN-GP (Gulrajani et al., 2017): a generator against a gradient-penalised critic.
+
+    Each train step makes ``d_steps`` critic updates on the real batch and fresh
+    generated batches, each with its own penalty interpolates (epsilon is drawn
+    from the model's seed generator, so runs are reproducible and checkpoints
+    resume the stream), then one generator update.
+
+    Metrics: ``d_loss`` and ``g_loss`` as in ``GAN`` (the step's last critic
+    update), and, averaged over every critic update, ``w_distance`` (mean D(x) -
+    mean D(G(z)), the critic's estimate of the Wasserstein-1 distance, up to
+    the Lipschitz constant), ``gp`` (the weighted penalty term) and
+    ``grad_norm`` (mean ||grad D(x_hat)||, which the penalty pulls towards 1).
+
+    Args:
+        generator: z [B, latent_dim] (or ``[z, labels]``) -> images [B, H, W, C] in [-1, 1].
+        critic: images (or ``[images, labels]``) -> scores [B, 1] or [B], unbounded.
+            No BatchNormalization: use ``build_dcgan_discriminator(norm="layer")`` or ``norm=None``.
+        d_steps: critic updates per generator update (n_critic, 5 in the paper).
+        gp_weight: the penalty's weight lambda (10 in the paper).
+        generator_loss: must be "wasserstein" (the critic's scores are not logits).
+        seed: seed of the latent and epsilon sampler.
+        ema_decay: exponential moving average of G's weights, see ``GAN``.
+
+    ``compile()`` defaults to the paper's optimiser, Adam(1e-4, beta_1=0, beta_2=0.9)
+    for both networks (the authors' MNIST script uses beta_1=0.5).
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        critic: keras.Model,
+        d_steps: int = 5,
+        gp_weight: float = 10.0,
+        generator_loss: str = "wasserstein",
+        seed: int | None = None,
+        ema_decay: float | None = None,
+        **kwargs,
+    ):
+        if generator_loss != "wasserstein":
+            raise ValueError(
+                f"WGANGP trains G with the 'wasserstein' loss, got {generator_loss!r}: a critic's scores are "
+                "not logits, so the minimax and non-saturating losses do not apply; use gan_utils.GAN for those"
+            )
+        gp_weight = losses.check_penalty_weight(gp_weight)
+        super().__init__(generator, critic, generator_loss="wasserstein", d_steps=d_steps, seed=seed,
+                         ema_decay=ema_decay, **kwargs)
+        found = batch_norm_layers(critic)
+        if found:
+            raise ValueError(
+                f"the critic has BatchNormalization layers {found}. BatchNorm couples the samples of a batch, so "
+                "each score depends on the whole batch and the gradient penalty, which needs each sample's own "
+                "gradient, is no longer per-sample (Gulrajani et al., 2017, sec. 4). Build the critic with "
+                "build_dcgan_discriminator(norm='layer') or norm=None, or use LayerNormalization"
+            )
+        self.gp_weight = gp_weight
+        self.w_distance_tracker = keras.metrics.Mean(name="w_distance")
+        self.gp_tracker = keras.metrics.Mean(name="gp")
+        self.grad_norm_tracker = keras.metrics.Mean(name="grad_norm")
+
+    @property
+    def critic(self) -> keras.Model:
+        """The critic (``self.discriminator`` under its WGAN name)."""
+        return self.discriminator
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """``GAN.compile`` with the paper's defaults: Adam(1e-4, beta_1=0, beta_2=0.9) for each network."""
+        super().compile(
+            d_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
+            g_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
+            **kwargs,
+        )
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.w_distance_tracker, self.gp_tracker,
+                self.grad_norm_tracker]
+
+    # ------------------------------------------------------- loss hooks
+    def discriminator_loss(self, real_scores, fake_scores, real_images, fake_images, labels):
+        """Critic loss E[D(G(z))] - E[D(x)] + GP, and the terms to report (w_distance, gp, grad_norm)."""
+        penalty, norms = losses.gradient_penalty(
+            self.critic, real_images, fake_images, labels,
+            weight=self.gp_weight, seed=self.next_seed(), return_norms=True,
+        )
+        loss = losses.critic_loss_wasserstein(real_scores, fake_scores) + penalty
+        w_distance = tf.reduce_mean(real_scores) - tf.reduce_mean(fake_scores)
+        return loss, {"w_distance": w_distance, "gp": penalty, "grad_norm": tf.reduce_mean(norms)}
+
+    def generator_loss(self, fake_scores):
+        """L_G = -E[D(G(z))]."""
+        return losses.generator_loss_wasserstein(fake_scores)
+
+
+def critic_gradient_norms(critic, real, fake, labels=None, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """Per-sample ||grad D(x_hat)||_2 at random interpolates x_hat of real and fake (for a histogram).
+
+    The gradient penalty pulls these towards 1; a 1-Lipschitz critic keeps them <= 1.
+
+    Args:
+        critic: images (or ``[images, labels]``) -> scores [B, 1] or [B].
+        real: float32 [N, H, W, C] in [-1, 1].
+        fake: float32 [N, H, W, C] in [-1, 1], as many as ``real``.
+        labels: int [N] for a conditional critic, else None.
+        seed: seed of epsilon ~ U[0, 1] (the same seed gives the same interpolates).
+        batch_size: samples per critic call.
+
+    Returns:
+        float32 [N] gradient norms.
+    """
+    real, fake = np.asarray(real, np.float32), np.asarray(fake, np.float32)
+    if real.ndim < 2 or real.shape != fake.shape:
+        raise ValueError(f"real and fake must be batches of the same shape [N, ...]; got {real.shape} and {fake.shape}")
+    if labels is not None and len(labels) != len(real):
+        raise ValueError(f"pass one label per image: {len(labels)} labels for {len(real)} images")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    norms = []
+    for i, start in enumerate(range(0, len(real), batch_size)):
+        part = slice(start, start + batch_size)
+        _, n = losses.gradient_penalty(
+            critic, real[part], fake[part], None if labels is None else np.asarray(labels[part]),
+            seed=tf.constant([seed, i], tf.int64), training=False, return_norms=True,
+        )
+        norms.append(n.numpy())
+    return np.concatenate(norms) if norms else np.zeros([0], np.float32)
+
+
+class WassersteinMonitor(keras.callbacks.Callback):
+    """Every ``every`` train steps, the critic's Wasserstein estimate on fixed held-out data and the sample quality.
+
+    Records, in ``self.records`` (a dict of lists): ``step`` (generator updates so
+    far), ``w_estimate`` = mean D(x) over ``real`` minus mean D(G(z)) over a fixed
+    noise batch (live generator, ``training=False``), and ``score``, the
+    classifier score of the sampling generator's images for the same noise. With
+    held-out real images (e.g. the test set) this shows whether the critic's
+    estimate falls as the samples get better. Records run inside the epoch, so
+    their time counts in the history's ``seconds``: keep them sparse (each
+    costs a few generator, critic and classifier passes over ``real``).
+    Unconditional GANs only.
+
+    Args:
+        real: float32 [N, H, W, C] in [-1, 1] (or uint8), real images the critic did not train on.
+        every: steps between records.
+        seed: seed of the fixed noise.
+    """
+
+    def __init__(self, real, every: int = 200, seed: int = 0):
+        super().__init__()
+        from .data import to_float_images
+
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}")
+        self.real = to_float_images(real)
+        self.every = every
+        self.seed = seed
+        self.records: dict[str, list[float]] = {"step": [], "w_estimate": [], "score": []}
+        self._classifier = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.g_optimizer.iterations.numpy())
+        if step % self.every == 0:
+            self.record(step)
+
+    def record(self, step: int) -> None:
+        from .metrics import classifier_probs, classifier_score, load_classifier
+
+        gan = self.model
+        if gan.conditional:
+            raise ValueError("WassersteinMonitor supports unconditional GANs only")
+        if self._classifier is None:
+            self._classifier = load_classifier()
+            self._noise = np.random.default_rng(self.seed).standard_normal(
+                (len(self.real), gan.latent_dim)).astype(np.float32)
+        fake = gan.generator.predict(self._noise, batch_size=500, verbose=0)
+        real_scores = gan.critic.predict(self.real, batch_size=500, verbose=0)
+        fake_scores = gan.critic.predict(fake, batch_size=500, verbose=0)
+        samples = gan.sampler.predict(self._noise, batch_size=500, verbose=0)
+        self.records["step"].append(step)
+        self.records["w_estimate"].append(float(np.mean(real_scores) - np.mean(fake_scores)))
+        self.records["score"].append(classifier_score(classifier_probs(samples, self._classifier)))

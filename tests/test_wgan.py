@@ -1,0 +1,266 @@
+"""WGAN-GP: the critic updates, the metrics, mixed precision and the training path."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_utils import GAN, build_dcgan_discriminator, build_dcgan_generator, make_dataset, train
+from gan_utils.checkpoint import list_checkpoints, restore_checkpoint
+from gan_utils.config import dtype_policy
+from gan_utils.wgan import WGANGP, batch_norm_layers, critic_gradient_norms
+
+WGAN_METRICS = {"d_loss", "g_loss", "w_distance", "gp", "grad_norm"}
+
+
+def _tiny_wgan(precision="float32", d_steps=5, shape=(8, 8, 1), **kwargs):
+    """DCGAN generator and critic (norm="layer", no BatchNorm) at width 4 on 8x8 images."""
+    keras.utils.set_random_seed(0)
+    with dtype_policy(precision):
+        g = build_dcgan_generator(8, shape, width=4)
+        d = build_dcgan_discriminator(shape, width=4, norm="layer")
+        gan = WGANGP(g, d, d_steps=d_steps, seed=0, **kwargs)
+    gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5, beta_2=0.9), keras.optimizers.Adam(1e-3, beta_1=0.5, beta_2=0.9))
+    return gan
+
+
+def _linear_critic(n_inputs, w=None):
+    critic = keras.Sequential([keras.Input((n_inputs, 1, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    if w is not None:
+        critic.set_weights([np.reshape(w, (-1, 1)).astype(np.float32), np.zeros(1, np.float32)])
+    return critic
+
+
+def _batch(images, size=16):
+    return make_dataset(images, batch_size=size).take(1).get_single_element()
+
+
+def test_defaults_follow_the_paper():
+    gan = WGANGP(build_dcgan_generator(8, (8, 8, 1), width=4), build_dcgan_discriminator((8, 8, 1), width=4))
+    assert gan.d_steps == 5 and gan.gp_weight == 10.0 and gan.generator_loss_name == "wasserstein"
+    assert gan.critic is gan.discriminator
+    gan.compile()
+    for opt in (gan.d_optimizer, gan.g_optimizer):
+        assert float(opt.learning_rate) == pytest.approx(1e-4)
+        assert opt.beta_1 == 0.0 and opt.beta_2 == 0.9
+
+
+def test_one_step_makes_n_critic_updates_inside_one_compiled_call(tiny_images):
+    gan = _tiny_wgan()
+    hook, calls = gan.discriminator_loss, []
+
+    def counting_hook(*args):
+        calls.append(1)  # Python runs only while the step is traced
+        return hook(*args)
+
+    gan.discriminator_loss = counting_hook
+    batch = _batch(tiny_images)
+    d0, g0 = gan.critic.get_weights(), gan.generator.get_weights()
+    gan.train_on_batch(batch)
+    assert gan.d_optimizer.iterations.numpy() == 5 and gan.g_optimizer.iterations.numpy() == 1
+    assert any(not np.allclose(a, b) for a, b in zip(d0, gan.critic.get_weights()))
+    assert any(not np.allclose(a, b) for a, b in zip(g0, gan.generator.get_weights()))
+    gan.train_on_batch(batch)
+    assert gan.d_optimizer.iterations.numpy() == 10 and gan.g_optimizer.iterations.numpy() == 2
+    # Traced once, with the five critic updates unrolled in the graph: the second step ran
+    # all five without coming back to Python.
+    assert len(calls) == 5 and not gan.run_eagerly
+
+
+def test_train_step_matches_algorithm_1_by_hand():
+    """n_critic = 2 critic steps on L_D = E[D(G(z))] - E[D(x)] + 10 (||w|| - 1)^2, then one G step on -E[D(G(z))].
+
+    For a linear critic D(x) = w . x + b the penalty is exactly 10 (||w|| - 1)^2 whatever epsilon is.
+    """
+    keras.utils.set_random_seed(3)
+    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Reshape((4, 1, 1))])
+    d = _linear_critic(4)
+    g_ref, d_ref = keras.models.clone_model(g), keras.models.clone_model(d)
+    g_ref.set_weights(g.get_weights())
+    d_ref.set_weights(d.get_weights())
+    gan = WGANGP(g, d, d_steps=2)
+    gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
+    z = tf.constant(np.random.default_rng(0).standard_normal((3, 2)), tf.float32)
+    gan.sample_latent = lambda batch_size: z
+    real = tf.constant(np.random.default_rng(1).uniform(-1, 1, (3, 4, 1, 1)), tf.float32)
+    gan.train_on_batch(real)
+
+    def sgd(loss_fn, model):
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        for v, grad in zip(model.trainable_variables, tape.gradient(loss, model.trainable_variables)):
+            v.assign_sub(0.1 * grad)
+
+    w = d_ref.trainable_variables[0]
+    for _ in range(2):
+        sgd(lambda: tf.reduce_mean(d_ref(g_ref(z))) - tf.reduce_mean(d_ref(real)) + 10.0 * (tf.norm(w) - 1.0) ** 2,
+            d_ref)
+    sgd(lambda: -tf.reduce_mean(d_ref(g_ref(z))), g_ref)
+    for got, want in zip(d.get_weights() + g.get_weights(), d_ref.get_weights() + g_ref.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_logs_the_wasserstein_metrics(tiny_images):
+    gan = _tiny_wgan()
+    history = gan.fit(make_dataset(tiny_images, batch_size=16), epochs=1, verbose=0).history
+    assert set(history) == WGAN_METRICS  # no d_real / d_fake: sigmoids of a critic's scores mean nothing
+    assert all(np.isfinite(v[0]) for v in history.values())
+    assert history["gp"][0] > 0 and history["grad_norm"][0] > 0
+
+
+def test_d_loss_is_minus_w_distance_plus_gp(tiny_images):
+    gan = _tiny_wgan(d_steps=1)  # with one critic update the step's metrics all come from it
+    logs = gan.train_on_batch(_batch(tiny_images), return_dict=True)
+    assert logs["d_loss"] == pytest.approx(-logs["w_distance"] + logs["gp"], rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("precision, compute", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
+def test_mixed_precision_step_is_finite(tiny_images, precision, compute):
+    gan = _tiny_wgan(precision, d_steps=2)
+    assert gan.critic.get_layer("down_0").compute_dtype == compute
+    assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer) == (compute == "float16")
+    history = gan.fit(make_dataset(tiny_images, batch_size=16), epochs=1, verbose=0).history
+    assert set(history) == WGAN_METRICS
+    assert all(np.isfinite(v[0]) for v in history.values()), history
+    for net in (gan.generator, gan.critic):
+        assert all(np.isfinite(np.asarray(w)).all() for w in net.trainable_weights)
+
+
+def test_batch_norm_critic_is_refused():
+    g = build_dcgan_generator(8, (16, 16, 1), width=4)
+    with pytest.raises(ValueError, match=r"BatchNormalization.*per-sample.*norm='layer'"):
+        WGANGP(g, build_dcgan_discriminator((16, 16, 1), width=4, norm="batch"))
+    # Also when it hides in a nested model.
+    inner = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Flatten(), keras.layers.BatchNormalization()])
+    nested = keras.Sequential([keras.Input((16, 16, 1)), inner, keras.layers.Dense(1)])
+    assert batch_norm_layers(nested) == [inner.layers[-1].name]
+    with pytest.raises(ValueError, match="BatchNormalization"):
+        WGANGP(g, nested)
+    # LayerNorm, or no normalisation, is fine; the generator may use BatchNorm.
+    WGANGP(g, build_dcgan_discriminator((16, 16, 1), width=4, norm="layer"))
+    WGANGP(g, build_dcgan_discriminator((16, 16, 1), width=4, norm=None))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"gp_weight": -1.0}, "weight must be a finite number >= 0"),
+    ({"generator_loss": "non_saturating"}, "wasserstein"),
+    ({"d_steps": 0}, "d_steps"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        WGANGP(build_dcgan_generator(8, (8, 8, 1), width=4), build_dcgan_discriminator((8, 8, 1), width=4), **kwargs)
+
+
+def test_conditional_wgan_gp_step():
+    keras.utils.set_random_seed(0)
+    z, y = keras.Input((4,)), keras.Input((), dtype="int32")
+    h = keras.layers.Concatenate()([z, keras.layers.Flatten()(keras.layers.Embedding(3, 2)(y))])
+    g = keras.Model([z, y], keras.layers.Reshape((4, 4, 1))(keras.layers.Dense(16, activation="tanh")(h)))
+    x, yd = keras.Input((4, 4, 1)), keras.Input((), dtype="int32")
+    h = keras.layers.Concatenate()([keras.layers.Flatten()(x), keras.layers.Flatten()(keras.layers.Embedding(3, 2)(yd))])
+    d = keras.Model([x, yd], keras.layers.Dense(1)(keras.layers.Dense(8, activation="leaky_relu")(h)))
+    gan = WGANGP(g, d, d_steps=2, seed=0)
+    gan.compile()
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 4, 4, 1)).astype(np.float32)
+    labels = np.arange(8, dtype=np.int32) % 3
+    logs = gan.train_on_batch(images, labels, return_dict=True)
+    assert set(logs) == WGAN_METRICS and all(np.isfinite(v) for v in logs.values())
+    norms = critic_gradient_norms(d, images, images[::-1], labels, batch_size=3)
+    assert norms.shape == (8,) and np.isfinite(norms).all()
+
+
+def test_trains_through_the_training_path_and_resumes_from_its_checkpoint(tiny_images, tmp_path):
+    out = tmp_path / "run"
+    first_gan = _tiny_wgan()
+    first = train(first_gan, make_dataset(tiny_images, batch_size=16), out, epochs=1, verbose=0, grid_size=4)
+    assert (out / "generator.keras").is_file() and (out / "losses.png").is_file()
+    assert [p.name for p in list_checkpoints(out / "checkpoints")] == ["ckpt-00001.npz"]
+    assert set(first.history) == WGAN_METRICS | {"seconds"}
+    # The checkpoint restores every variable: both networks, both optimisers, the seed generator.
+    fresh = _tiny_wgan()
+    restore_checkpoint(list_checkpoints(out / "checkpoints")[0], fresh.state_variables())
+    for group, values in first_gan.state_variables().items():
+        for a, b in zip(values, fresh.state_variables()[group]):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=group)
+    # Resume for a second epoch.
+    gan = _tiny_wgan()
+    second = train(gan, make_dataset(tiny_images, batch_size=16), out, epochs=2, verbose=0, grid_size=4)
+    assert second.resumed_from == 1 and len(second.history["w_distance"]) == 2
+    assert second.history["gp"][:1] == first.history["gp"]
+    assert gan.d_optimizer.iterations.numpy() == 2 * 4 * 5 and gan.g_optimizer.iterations.numpy() == 2 * 4
+
+
+def test_critic_gradient_norms_of_a_linear_critic():
+    w = np.array([3.0, 0.0, 4.0])  # ||w|| = 5 at every point
+    rng = np.random.default_rng(0)
+    real, fake = rng.uniform(-1, 1, (10, 3, 1, 1)), rng.uniform(-1, 1, (10, 3, 1, 1))
+    norms = critic_gradient_norms(_linear_critic(3, w), real, fake, batch_size=4)
+    assert norms.shape == (10,) and norms.dtype == np.float32
+    np.testing.assert_allclose(norms, 5.0, rtol=1e-5)
+
+
+def test_critic_gradient_norms_are_seeded_and_chunked_consistently():
+    def critic(x, training=False):  # 0.5 ||x||^2 on 1x1 images, real = 1, fake = 0: the norm is epsilon
+        return 0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3])
+
+    ones, zeros = np.ones((9, 1, 1, 1)), np.zeros((9, 1, 1, 1))
+    a = critic_gradient_norms(critic, ones, zeros, seed=1, batch_size=4)
+    np.testing.assert_array_equal(a, critic_gradient_norms(critic, ones, zeros, seed=1, batch_size=4))
+    assert not np.allclose(a, critic_gradient_norms(critic, ones, zeros, seed=2, batch_size=4))
+    assert len(np.unique(a)) == 9 and a.min() >= 0 and a.max() <= 1
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"fake": np.zeros((4, 3, 1, 1))}, "same shape"),
+    ({"labels": np.zeros(2, np.int32)}, "one label per image"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"seed": 1.5}, "seed"),
+])
+def test_critic_gradient_norms_bad_arguments(kwargs, match):
+    args = {"critic": _linear_critic(3), "real": np.zeros((5, 3, 1, 1)), "fake": np.zeros((5, 3, 1, 1)), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        critic_gradient_norms(**args)
+
+
+def test_a_loss_term_without_a_metric_is_a_clear_error(tiny_images):
+    """GAN's hook contract: extra terms a loss hook returns must have a metric of the same name."""
+
+    class Penalised(GAN):
+        def discriminator_loss(self, real_logits, fake_logits, real_images, fake_images, labels):
+            loss = super().discriminator_loss(real_logits, fake_logits, real_images, fake_images, labels)
+            return loss, {"r1": tf.constant(0.0)}
+
+    gan = Penalised(build_dcgan_generator(8, (8, 8, 1), width=4), build_dcgan_discriminator((8, 8, 1), width=4))
+    gan.compile()
+    with pytest.raises(ValueError, match="reported 'r1' but the model has no metric"):
+        gan.train_on_batch(_batch(tiny_images))
+
+
+def test_wasserstein_monitor_records_the_estimate_and_the_score(tiny_images):
+    from gan_utils import WassersteinMonitor
+
+    keras.utils.set_random_seed(0)
+    gan = WGANGP(build_dcgan_generator(8, (28, 28, 1), width=4), build_dcgan_discriminator((28, 28, 1), width=4,
+                                                                                         norm="layer"), seed=0)
+    gan.compile()
+    real = np.random.default_rng(0).integers(0, 256, (32, 28, 28, 1), dtype=np.uint8)
+    monitor = WassersteinMonitor(real[:20], every=2)
+    gan.fit(make_dataset(real, batch_size=8), epochs=1, verbose=0, callbacks=[monitor])
+    assert monitor.records["step"] == [2, 4]
+    assert all(np.isfinite(monitor.records["w_estimate"])) and all(1.0 <= s <= 10.0 for s in monitor.records["score"])
+    # By hand for the last record: mean critic score on the real images minus that on G's images of the fixed noise.
+    fake = gan.generator.predict(monitor._noise, verbose=0)
+    expected = np.mean(gan.critic.predict(monitor.real, verbose=0)) - np.mean(gan.critic.predict(fake, verbose=0))
+    assert monitor.records["w_estimate"][-1] == pytest.approx(expected, rel=1e-4, abs=1e-5)
+    with pytest.raises(ValueError, match="every"):
+        WassersteinMonitor(real, every=0)
+
+
+def test_the_wgan_gp_recipe_builds_a_layer_norm_critic():
+    from gan_utils import build_gan, get_recipe
+
+    gan = build_gan(get_recipe("wgan-gp").with_overrides(precision="float32"))
+    assert isinstance(gan, WGANGP) and gan.d_steps == 5 and gan.gp_weight == 10.0
+    assert not batch_norm_layers(gan.critic)
+    assert any(isinstance(layer, keras.layers.LayerNormalization) for layer in gan.critic.layers)
+    assert gan.d_optimizer.beta_2 == 0.9 and gan.g_optimizer.beta_2 == 0.9
