@@ -62,10 +62,11 @@ class HistoryRecorder(keras.callbacks.Callback):
     counted in ``seconds``.
     """
 
-    def __init__(self, state: RunState, score_samples: int = 0):
+    def __init__(self, state: RunState, score_samples: int = 0, num_classes: int | None = None):
         super().__init__()
         self.state = state
         self.score_samples = score_samples
+        self.num_classes = num_classes
         self._start = 0.0
         self._classifier = None
 
@@ -88,10 +89,12 @@ class HistoryRecorder(keras.callbacks.Callback):
 
         if self._classifier is None:
             self._classifier = load_classifier()
-        images, labels = generate_images(self.model.sampler, self.score_samples, seed=12345)
+        images, labels = generate_images(self.model.sampler, self.score_samples, seed=12345,
+                                         num_classes=self.num_classes)
         probs = classifier_probs(images, self._classifier)
         scores = {"score": round(classifier_score(probs), 4)}
-        if labels is not None:
+        # Label accuracy needs the generator's classes to be the classifier's (the ten digits).
+        if labels is not None and int(labels.max()) < probs.shape[1]:
             scores["label_acc"] = round(label_accuracy(probs, labels)["overall"], 4)
         return scores
 

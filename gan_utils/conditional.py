@@ -114,9 +114,12 @@ def build_conditional_discriminator(
         logit = layers.Dense(1, dtype="float32", name="logit")(features)
     else:
         features = dcgan_discriminator_features(image, width, kernel_size, norm, dropout)
-        unconditional = layers.Dense(1, name="psi")(features)
-        class_vector = layers.Embedding(num_classes, int(features.shape[-1]), name="label_projection")(labels)
-        projection = layers.Dot(axes=-1, name="projection")([class_vector, features])
+        # The head computes in float32 (like every discriminator's last layer here): the inner product
+        # sums thousands of terms, which float16 could overflow.
+        unconditional = layers.Dense(1, dtype="float32", name="psi")(features)
+        class_vector = layers.Embedding(num_classes, int(features.shape[-1]), dtype="float32",
+                                        name="label_projection")(labels)
+        projection = layers.Dot(axes=-1, dtype="float32", name="projection")([class_vector, features])
         logit = layers.Add(dtype="float32", name="logit")([unconditional, projection])
     return keras.Model([image, labels], logit, name=name)
 
@@ -145,9 +148,13 @@ def label_embedding_walk(generator: keras.Model, z, start: int, end: int, steps:
     check_positive("steps", steps)
     table = keras.ops.convert_to_numpy(generator.get_layer("label_embedding").embeddings)
     for name, label in (("start", start), ("end", end)):
-        if not 0 <= int(label) < len(table):
-            raise ValueError(f"{name} label {label} is outside [0, {len(table)})")
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < len(table):
+            raise ValueError(f"{name} label {label!r} must be an int in [0, {len(table)})")
     z = np.atleast_2d(np.asarray(z, np.float32))
+    latent_dim = int(generator.inputs[0].shape[-1])
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise ValueError(f"z must be [{latent_dim}] or [M, {latent_dim}] (the generator's latent size), "
+                         f"got shape {np.shape(z)}")
     t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     path = (1.0 - t) * table[start] + t * table[end]                       # [steps, embed_dim]
     x = np.concatenate([np.repeat(z, steps, axis=0), np.tile(path, (len(z), 1))], axis=1)

@@ -156,7 +156,8 @@ def score_samples(images, classifier: keras.Model | None = None, labels=None) ->
     if labels is not None:
         accuracy = label_accuracy(probs, labels)
         result["label_accuracy"] = accuracy["overall"]
-        result["label_accuracy_per_class"] = [round(a, 4) for a in accuracy["per_class"]]
+        # A class that was never asked for has no accuracy: None (JSON null), not NaN.
+        result["label_accuracy_per_class"] = [None if np.isnan(a) else round(a, 4) for a in accuracy["per_class"]]
     return result
 
 

@@ -19,9 +19,11 @@ def balanced_labels(n: int, num_classes: int = 10) -> np.ndarray:
 def num_classes_of(generator: keras.Model, default: int = 10) -> int:
     """The number of labels a conditional generator takes: the size of its first ``Embedding``.
 
-    Generators built without an Embedding (e.g. one-hot inputs) give ``default``.
+    Nested models are searched too. Generators without an Embedding (e.g. one-hot
+    inputs) give ``default``: pass ``num_classes`` explicitly to the functions
+    that take it (``train``, ``generate_images``, ``class_grid_images``).
     """
-    for layer in generator.layers:
+    for layer in generator._flatten_layers(include_self=False):
         if isinstance(layer, keras.layers.Embedding):
             return int(layer.input_dim)
     return default

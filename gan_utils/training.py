@@ -105,6 +105,7 @@ def train(
     keep_checkpoints: int = 3,
     grid_size: int | None = None,
     score_samples: int = 0,
+    num_classes: int | None = None,
 ) -> TrainResult:
     """Train a compiled ``GAN`` on ``dataset`` for ``epochs`` epochs in total.
 
@@ -120,17 +121,25 @@ def train(
         callbacks: extra Keras callbacks, run after the built-in ones.
         verbose: passed to ``fit`` (1 progress bar, 2 one line per epoch).
         keep_checkpoints: how many checkpoints to keep.
-        grid_size: images in each per-epoch grid (default 64, or a 10 x 10
-            class grid for a conditional GAN; see ``fixed_inputs``).
+        grid_size: images in each per-epoch grid (default 64, or for a conditional
+            GAN a class grid of one row per class and 10 columns; see ``fixed_inputs``).
         score_samples: if > 0, record ``history["score"]``, the classifier score of
-            this many samples after every epoch (MNIST-shaped generators only).
+            this many samples after every epoch (MNIST-shaped generators only), and
+            for a conditional GAN ``history["label_acc"]``.
+        num_classes: labels of a conditional GAN (default: the size of the
+            generator's Embedding, see ``sampling.num_classes_of``).
 
     To start over, delete ``out_dir`` (or use a new one).
     """
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
+                                    or num_classes < 1):
+        raise ValueError(f"num_classes must be a positive integer or None, got {num_classes!r}")
+    if gan.conditional:
+        num_classes = num_classes or num_classes_of(gan.generator)
     if grid_size is None:
-        grid_size = 100 if gan.conditional else 64  # 10 x 10 for 10 classes
+        grid_size = 10 * num_classes if gan.conditional else 64  # a class grid: one row per class, 10 columns
     for name, value in (("keep_checkpoints", keep_checkpoints), ("grid_size", grid_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -144,12 +153,12 @@ def train(
     if meta is not None:
         state = RunState.from_meta(meta)
     else:
-        state = RunState(*fixed_inputs(gan, grid_size))
+        state = RunState(*fixed_inputs(gan, grid_size, num_classes=num_classes))
     resumed_from = state.epoch
     if state.epoch < epochs:
         builtin = [
             NaNGuard(ckpt_dir),
-            HistoryRecorder(state, score_samples),
+            HistoryRecorder(state, score_samples, num_classes),
             SampleGrid(state, out / "frames", ncols=_grid_columns(state)),
             Checkpointer(state, ckpt_dir, keep_checkpoints),
         ]

@@ -12,6 +12,12 @@ gradient norms away from 1 at random interpolates of real and generated images:
 with n_critic = 5 critic updates per generator update and lambda = 10. The
 train step is ``GAN``'s (its ``d_steps`` are the n_critic updates, unrolled in
 one compiled step); only the loss hooks and the metrics differ.
+
+Two differences from Algorithm 1, both from sharing ``GAN``'s step: the
+n_critic updates of one step use the same real batch (each with fresh z and
+fresh epsilon), where the paper draws a new real batch for each; and the
+generator update reuses the z of the last critic update rather than drawing
+new z. Both keep one dataset batch and n_critic generator passes per step.
 """
 
 from __future__ import annotations
@@ -70,6 +76,9 @@ class WGANGP(GAN):
         ema_decay: float | None = None,
         **kwargs,
     ):
+        if kwargs.get("label_smoothing"):
+            raise ValueError("label_smoothing applies to the BCE discriminator of gan_utils.GAN; a WGAN-GP "
+                             "critic has no labels to smooth: drop the argument")
         if generator_loss != "wasserstein":
             raise ValueError(
                 f"WGANGP trains G with the 'wasserstein' loss, got {generator_loss!r}: a critic's scores are "
@@ -141,7 +150,9 @@ def critic_gradient_norms(critic, real, fake, labels=None, seed: int = 0, batch_
     Returns:
         float32 [N] gradient norms.
     """
-    real, fake = np.asarray(real, np.float32), np.asarray(fake, np.float32)
+    from .data import to_float_images
+
+    real, fake = to_float_images(real), to_float_images(fake)  # uint8 [0, 255] -> [-1, 1]; checks the range
     if real.ndim < 2 or real.shape != fake.shape:
         raise ValueError(f"real and fake must be batches of the same shape [N, ...]; got {real.shape} and {fake.shape}")
     if labels is not None and len(labels) != len(real):
@@ -172,7 +183,7 @@ class WassersteinMonitor(keras.callbacks.Callback):
     estimate falls as the samples get better. Records run inside the epoch, so
     their time counts in the history's ``seconds``: keep them sparse (each
     costs a few generator, critic and classifier passes over ``real``).
-    Unconditional GANs only.
+    Unconditional GANs only. Works with any ``GAN`` (it reads ``discriminator``).
 
     Args:
         real: float32 [N, H, W, C] in [-1, 1] (or uint8), real images the critic did not train on.
@@ -191,25 +202,34 @@ class WassersteinMonitor(keras.callbacks.Callback):
         self.seed = seed
         self.records: dict[str, list[float]] = {"step": [], "w_estimate": [], "score": []}
         self._classifier = None
+        self._last = None
+
+    def on_train_begin(self, logs=None):
+        if self.model.conditional:
+            raise ValueError("WassersteinMonitor supports unconditional GANs only: it draws G(z) without labels. "
+                             "Leave it out of a conditional run")
+        if self._last is None:
+            self._last = int(self.model.g_optimizer.iterations.numpy())
 
     def on_train_batch_end(self, batch, logs=None):
+        # Compare with the last record rather than test step % every, so that runs with
+        # steps_per_execution > 1 (several steps between two callbacks) are recorded too.
         step = int(self.model.g_optimizer.iterations.numpy())
-        if step % self.every == 0:
+        if step - self._last >= self.every:
+            self._last = step
             self.record(step)
 
     def record(self, step: int) -> None:
         from .metrics import classifier_probs, classifier_score, load_classifier
 
         gan = self.model
-        if gan.conditional:
-            raise ValueError("WassersteinMonitor supports unconditional GANs only")
         if self._classifier is None:
             self._classifier = load_classifier()
             self._noise = np.random.default_rng(self.seed).standard_normal(
                 (len(self.real), gan.latent_dim)).astype(np.float32)
         fake = gan.generator.predict(self._noise, batch_size=500, verbose=0)
-        real_scores = gan.critic.predict(self.real, batch_size=500, verbose=0)
-        fake_scores = gan.critic.predict(fake, batch_size=500, verbose=0)
+        real_scores = gan.discriminator.predict(self.real, batch_size=500, verbose=0)
+        fake_scores = gan.discriminator.predict(fake, batch_size=500, verbose=0)
         samples = gan.sampler.predict(self._noise, batch_size=500, verbose=0)
         self.records["step"].append(step)
         self.records["w_estimate"].append(float(np.mean(real_scores) - np.mean(fake_scores)))

@@ -207,8 +207,40 @@ def test_label_embedding_walk_ends_at_the_two_classes():
         ends = np.asarray(g([np.repeat(z[row : row + 1], 2, axis=0), np.array([0, 2], np.int32)], training=False))
         np.testing.assert_allclose(walk[row * 5], ends[0], atol=1e-5)
         np.testing.assert_allclose(walk[row * 5 + 4], ends[1], atol=1e-5)
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match=r"end label 3 must be an int in \[0, 3\)"):
         label_embedding_walk(g, z, 0, 3)
+    with pytest.raises(ValueError, match="start label 1.0"):
+        label_embedding_walk(g, z, 1.0, 2)
+    with pytest.raises(ValueError, match="latent size"):
+        label_embedding_walk(g, z[:, :4], 0, 2)
     plain = keras.Sequential([keras.Input((6,)), keras.layers.Dense(64), keras.layers.Reshape((8, 8, 1))])
     with pytest.raises(ValueError, match="build_conditional_generator"):
         label_embedding_walk(plain, z, 0, 1)
+
+
+def test_train_uses_an_explicit_num_classes_for_the_class_grid(tmp_path):
+    # A conditional generator fed one-hot labels has no Embedding to read the class count from.
+    z = keras.Input((6,))
+    labels = keras.Input((), dtype="int32")
+    onehot = keras.layers.CategoryEncoding(3, output_mode="one_hot")(keras.layers.Reshape((1,))(labels))
+    x = keras.layers.Dense(64, activation="tanh")(keras.layers.Concatenate()([z, onehot]))
+    g = keras.Model([z, labels], keras.layers.Reshape((8, 8, 1))(x))
+    _, d = _pair()
+    gan = GAN(g, d, seed=0)
+    gan.compile()
+    x_data = np.random.default_rng(0).integers(0, 256, (32, 8, 8, 1), dtype=np.uint8)
+    y_data = np.arange(32) % 3
+    result = train(gan, make_dataset(x_data, y_data, batch_size=16, num_classes=3), tmp_path / "run", epochs=1,
+                   verbose=0, num_classes=3)
+    assert len(result.frames) == 1
+    with pytest.raises(ValueError, match="num_classes"):
+        train(gan, make_dataset(x_data, y_data, batch_size=16), tmp_path / "run2", epochs=1, verbose=0, num_classes=0)
+
+
+def test_label_accuracy_of_a_class_never_asked_for_is_null_in_reports():
+    from gan_utils import load_mnist
+
+    (_, _), (x, y) = load_mnist()
+    report = score_samples(x[:20], labels=np.zeros(20, np.int64))
+    assert report["label_accuracy_per_class"][1] is None
+    json.dumps(report, allow_nan=False)  # strict JSON

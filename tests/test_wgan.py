@@ -67,10 +67,12 @@ def test_one_step_makes_n_critic_updates_inside_one_compiled_call(tiny_images):
     assert len(calls) == 5 and not gan.run_eagerly
 
 
-def test_train_step_matches_algorithm_1_by_hand():
+def test_train_step_matches_the_update_sequence_by_hand():
     """n_critic = 2 critic steps on L_D = E[D(G(z))] - E[D(x)] + 10 (||w|| - 1)^2, then one G step on -E[D(G(z))].
 
     For a linear critic D(x) = w . x + b the penalty is exactly 10 (||w|| - 1)^2 whatever epsilon is.
+    The updates are those of Algorithm 1 (Gulrajani et al., 2017) for one real batch and one z
+    (the step shares both across its updates; see gan_utils.wgan).
     """
     keras.utils.set_random_seed(3)
     g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Reshape((4, 1, 1))])
@@ -264,3 +266,18 @@ def test_the_wgan_gp_recipe_builds_a_layer_norm_critic():
     assert not batch_norm_layers(gan.critic)
     assert any(isinstance(layer, keras.layers.LayerNormalization) for layer in gan.critic.layers)
     assert gan.d_optimizer.beta_2 == 0.9 and gan.g_optimizer.beta_2 == 0.9
+
+
+def test_wgan_gp_refuses_label_smoothing():
+    with pytest.raises(ValueError, match="label_smoothing"):
+        WGANGP(build_dcgan_generator(8, (8, 8, 1), width=4), build_dcgan_discriminator((8, 8, 1), width=4),
+               label_smoothing=0.1)
+
+
+def test_critic_gradient_norms_accept_uint8_images_like_the_monitor():
+    critic = _linear_critic(4, w=[3.0, 0.0, 4.0, 0.0])
+    real = np.full((6, 4, 1, 1), 255, np.uint8)
+    fake = np.zeros((6, 4, 1, 1), np.float32)
+    np.testing.assert_allclose(critic_gradient_norms(critic, real, fake), 5.0, rtol=1e-5)
+    with pytest.raises(ValueError):
+        critic_gradient_norms(critic, real.astype(np.float32), fake)  # [0, 255] floats where [-1, 1] is expected
