@@ -31,11 +31,15 @@ _LAZY = {
     "checkpoint": ["CheckpointError"],
     "recipes": ["RECIPES", "build_gan", "get_recipe", "train_recipe"],
     "sampling": ["balanced_labels", "class_grid_images", "generate_images", "write_samples"],
-    "metrics": ["classifier_probs", "classifier_score", "class_fractions", "label_accuracy", "load_classifier",
-                "score_samples"],
+    "metrics": ["classifier_features", "classifier_outputs", "classifier_probs", "classifier_score",
+                "class_fractions", "kl_to_uniform", "label_accuracy", "load_classifier", "score_samples"],
+    "distances": ["density_coverage", "fid", "fid_extrapolated", "frechet_distance", "kid", "memorisation",
+                  "nearest_neighbours", "precision_recall"],
+    "evaluation": ["Reference", "evaluate_real_floor", "evaluate_samples", "format_table", "training_minutes"],
     "interpolation": ["latent_walk", "lerp", "slerp"],
     "plotting": ["make_gif", "plot_class_grid", "plot_history", "plot_image_grid", "save_image_grid", "show_gif", "tile_images"],
 }
+_SUBMODULES = {"eval_plots"}  # importable as gan_utils.eval_plots; nothing re-exported
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = ["artifacts_dir", "device_report", "is_quick", "pick", "project_root", "set_seed",
@@ -47,7 +51,7 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
         globals()[name] = value
         return value
-    if name in _LAZY:
+    if name in _LAZY or name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'gan_utils' has no attribute {name!r}")
 

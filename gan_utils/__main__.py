@@ -2,7 +2,7 @@
 
     python -m gan_utils train gan --out artifacts/cli/gan        # full-mode defaults
     python -m gan_utils sample artifacts/cli/gan --n 10000 --out samples.npz
-    python -m gan_utils evaluate artifacts/cli/gan               # classifier score
+    python -m gan_utils evaluate artifacts/cli/gan artifacts/cli/dcgan   # metrics table
     python -m gan_utils train-classifier                         # rebuild shipped weights
 """
 
@@ -52,10 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output .npz (images uint8 [N,H,W,C], labels if conditional)")
     s.add_argument("--seed", type=int, default=0)
 
-    e = sub.add_parser("evaluate", help="classifier score, class balance (and label accuracy) of trained runs")
+    e = sub.add_parser("evaluate", help="FID, KID, score, precision/recall, density/coverage ... of trained runs")
     e.add_argument("runs", nargs="+", help="run folders, generator.keras files or sample .npz files")
-    e.add_argument("--n", type=_positive_int, default=10000)
+    e.add_argument("--n", type=_positive_int, default=10000, help="samples per run (default 10000)")
+    e.add_argument("--reference", type=_positive_int, default=10000,
+                   help="MNIST test images to compare with (default 10000)")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--format", choices=["table", "markdown", "json"], default="table",
+                   help="aligned text table (default), a Markdown table, or one JSON object per row")
+    e.add_argument("--no-floor", action="store_true", help="leave out the real-data row (train vs test images)")
 
     c = sub.add_parser("train-classifier", help="train the MNIST classifier used by the metrics")
     c.add_argument("--out", default=None, help="weights file (default: the shipped one)")
@@ -80,8 +85,33 @@ def _samples_of(source: str, n: int, seed: int):
         if arrays is None or "images" not in arrays:
             raise ValueError(f"{source} has no 'images' array; write it with `python -m gan_utils sample`")
         labels = arrays.get("labels")
+        if len(arrays["images"]) == 0:
+            raise ValueError(f"{source} holds no images; write samples with `python -m gan_utils sample RUN --n N`")
         return arrays["images"][:n], (None if labels is None else labels[:n])
     return generate_images(load_generator(source), n, seed=seed)
+
+
+def _evaluate(args) -> None:
+    from .evaluation import Reference, evaluate_real_floor, evaluate_samples, format_table, training_minutes
+
+    # Read every input before the slow part, so a bad path fails at once.
+    samples = {run: _samples_of(run, args.n, args.seed) for run in args.runs}
+    reference = Reference.mnist(n_reference=args.reference)
+    rows = {}
+    for run, (images, labels) in samples.items():
+        rows[run] = dict(evaluate_samples(images, reference, labels, seed=args.seed),
+                         train_minutes=training_minutes(run) if os.path.isdir(run) else None)
+    if not args.no_floor:
+        rows["real: train vs test digits"] = evaluate_real_floor(reference, min(args.n, args.reference), args.seed)
+    if args.format == "json":
+        for name, row in rows.items():
+            print(json.dumps({"run": name, **row}))
+        return
+    print(format_table(rows, markdown=args.format == "markdown"))
+    print(f"\nN samples per run against {len(reference.images)} MNIST test digits; features: the shipped "
+          "classifier's 128-d penultimate layer. FID and KID: lower is better (FID is biased upwards at small "
+          "N; compare at equal N). precision/recall k=3, density/coverage k=5. class KL: 0 = balanced digits. "
+          "NN ratio: median distance to the nearest training image, generated / test (about 1: no copying).")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,12 +147,7 @@ def _run(args) -> int:
         path = write_samples(args.out, images, labels)
         print(f"wrote {len(images)} samples {images.shape[1:]} to {path}")
     elif args.command == "evaluate":
-        from .metrics import load_classifier, score_samples
-
-        classifier = load_classifier()
-        for run in args.runs:
-            images, labels = _samples_of(run, args.n, args.seed)
-            print(json.dumps({"run": run, **score_samples(images, classifier, labels)}))
+        _evaluate(args)
     elif args.command == "train-classifier":
         from .metrics import DEFAULT_CLASSIFIER, train_classifier
 

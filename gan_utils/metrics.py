@@ -8,6 +8,10 @@ images go through the same pipeline.
 
 Weights: ``gan_utils/weights/mnist_classifier.weights.h5``, trained by
 ``python -m gan_utils train-classifier`` (fixed seed).
+
+The metrics between feature sets (FID, KID, precision/recall, density/coverage,
+memorisation) live in ``gan_utils.distances`` and are re-exported here;
+``gan_utils.evaluation`` runs them all on a set of samples.
 """
 
 from __future__ import annotations
@@ -17,6 +21,18 @@ from pathlib import Path
 import keras
 import numpy as np
 from keras import layers
+
+from .distances import (  # noqa: F401  (re-exported: gan_utils.metrics is the one place to look)
+    density_coverage,
+    fid,
+    fid_extrapolated,
+    frechet_distance,
+    gaussian_stats,
+    kid,
+    memorisation,
+    nearest_neighbours,
+    precision_recall,
+)
 
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "weights" / "mnist_classifier.weights.h5"
 FEATURE_LAYER = "features"
@@ -79,10 +95,34 @@ def classifier_probs(images, classifier: keras.Model | None = None, batch_size: 
         classifier: defaults to ``load_classifier()``.
     """
     classifier = classifier or load_classifier()
-    logits = classifier.predict(_as_pixels(images), batch_size=batch_size, verbose=0)
-    logits = logits.astype(np.float64)
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
+    return _softmax(classifier.predict(_as_pixels(images), batch_size=batch_size, verbose=0))
+
+
+def classifier_outputs(images, classifier: keras.Model | None = None, batch_size: int = 500):
+    """Penultimate features and p(y|x) in one pass: ``(float64 [N, 128], float64 [N, 10])``.
+
+    The features are the ReLU outputs of the Dense layer named ``features``
+    (``FEATURE_LAYER``), the layer before the logits. They are what FID, KID,
+    precision/recall and density/coverage compare. Inputs as ``classifier_probs``.
+    """
+    classifier = classifier or load_classifier()
+    two_heads = getattr(classifier, "_gan_utils_two_heads", None)
+    if two_heads is None:
+        two_heads = keras.Model(classifier.inputs, [classifier.get_layer(FEATURE_LAYER).output, classifier.outputs[0]])
+        classifier._gan_utils_two_heads = two_heads
+    features, logits = two_heads.predict(_as_pixels(images), batch_size=batch_size, verbose=0)
+    return features.astype(np.float64), _softmax(logits)
+
+
+def classifier_features(images, classifier: keras.Model | None = None, batch_size: int = 500) -> np.ndarray:
+    """The classifier's penultimate features, float64 [N, 128] (see ``classifier_outputs``)."""
+    return classifier_outputs(images, classifier, batch_size)[0]
+
+
+def _softmax(logits) -> np.ndarray:
+    z = np.asarray(logits, np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z)
     return p / p.sum(axis=1, keepdims=True)
 
 
@@ -113,6 +153,19 @@ def class_fractions(probs, num_classes: int | None = None) -> np.ndarray:
     return counts / counts.sum()
 
 
+def kl_to_uniform(fractions) -> float:
+    """KL(h || uniform) = sum_k h_k log(K h_k) of a class histogram h (``class_fractions``), in nats.
+
+    0 when every class is equally common; log K (2.30 for ten digits) when all
+    samples fall in one class. A measure of mode dropping; 0 log 0 counts as 0.
+    """
+    h = np.asarray(fractions, np.float64)
+    if h.ndim != 1 or len(h) == 0 or np.any(h < 0) or not np.isclose(h.sum(), 1.0, atol=1e-6):
+        raise ValueError(f"fractions must be a 1-D histogram of non-negative shares summing to 1, got {h}")
+    nz = h > 0
+    return float(np.sum(h[nz] * np.log(len(h) * h[nz])))
+
+
 def label_accuracy(probs, labels) -> dict:
     """How often the classifier assigns a conditional sample to the class it was asked for.
 
@@ -131,6 +184,8 @@ def label_accuracy(probs, labels) -> dict:
         raise ValueError(f"labels must be [N] = [{len(p)}] for probs of shape {p.shape}, got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+    if len(y) == 0:
+        raise ValueError("label_accuracy got no samples; pass at least one (probs [N, K] and labels [N], N >= 1)")
     k = p.shape[1]
     if len(y) and (y.min() < 0 or y.max() >= k):
         raise ValueError(f"labels must be in [0, {k}), got values from {y.min()} to {y.max()}")

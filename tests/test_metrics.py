@@ -69,3 +69,73 @@ def test_float_images_outside_minus_one_one_are_refused(scale):
 
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         classifier_probs(np.full((2, 28, 28, 1), scale, np.float32) * np.linspace(0, 1, 28)[:, None])
+
+
+def test_kl_to_uniform_by_hand():
+    from gan_utils import kl_to_uniform
+
+    assert kl_to_uniform(np.full(10, 0.1)) == pytest.approx(0.0, abs=1e-12)
+    assert kl_to_uniform(np.eye(10)[4]) == pytest.approx(np.log(10), rel=1e-12)
+    # Half the samples in each of two classes out of four: sum 0.5 log(4 * 0.5) * 2 = log 2.
+    assert kl_to_uniform([0.5, 0.5, 0.0, 0.0]) == pytest.approx(np.log(2), rel=1e-12)
+    with pytest.raises(ValueError, match="histogram"):
+        kl_to_uniform([0.5, 0.6])
+
+
+def test_classifier_outputs_are_the_penultimate_layer_and_the_same_probabilities():
+    from gan_utils import classifier_outputs, classifier_probs, load_classifier, load_mnist
+
+    _, (x_test, _) = load_mnist()
+    clf = load_classifier()
+    features, probs = classifier_outputs(x_test[:64], clf)
+    assert features.shape == (64, 128) and features.dtype == np.float64 and features.min() >= 0  # ReLU
+    np.testing.assert_allclose(probs, classifier_probs(x_test[:64], clf), atol=1e-6)
+    # The logits are the last Dense layer applied to these features.
+    w, b = clf.get_layer("logits").get_weights()
+    logits = features @ w + b
+    np.testing.assert_allclose(probs, np.exp(logits) / np.exp(logits).sum(1, keepdims=True), atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def small_reference():
+    from gan_utils import Reference
+
+    return Reference.mnist(n_reference=400, n_train=3000)
+
+
+def test_the_reference_images_score_perfectly_against_themselves(small_reference):
+    from gan_utils import evaluate_samples
+
+    row = evaluate_samples(small_reference.images, small_reference, memorise=False)
+    assert row["fid"] == pytest.approx(0.0, abs=1e-6)
+    assert row["precision"] == row["recall"] == row["coverage"] == 1.0
+    # The same images on both sides: the unbiased estimate counts the k(x_i, x_i) terms only in the cross term,
+    # so it comes out below 0 (the estimator treats the two sets as independent samples).
+    assert row["kid"] < 0
+
+
+def test_training_images_are_flagged_as_copies(small_reference):
+    from gan_utils import evaluate_samples
+
+    copies = small_reference.train_images[:300]
+    row = evaluate_samples(copies, small_reference)
+    assert row["memorisation_ratio"] == 0.0 and row["copies"] == 1.0
+    fresh = evaluate_samples(small_reference.images[:300], small_reference)
+    assert 0.9 < fresh["memorisation_ratio"] < 1.1
+
+
+def test_conditional_rows_carry_label_accuracy_and_the_table_prints_it(small_reference):
+    from gan_utils import evaluate_real_floor, evaluate_samples, format_table, load_mnist
+
+    _, (x_test, y_test) = load_mnist()
+    row = evaluate_samples(x_test[:200], small_reference, labels=y_test[:200].astype(np.int32), memorise=False)
+    assert row["fid"] is not None and row["label_accuracy"] > 0.95 and len(row["label_accuracy_per_class"]) == 10
+    small = evaluate_samples(x_test[:100], small_reference, memorise=False)
+    assert small["fid"] is None  # 100 samples <= 128 feature dimensions: FID is undefined, KID still works
+    floor = evaluate_real_floor(small_reference, 200)
+    table = format_table({"labelled": row, "tiny": small, "floor": floor})
+    lines = table.splitlines()
+    assert len(lines) == 4 and "label acc" in lines[0]
+    assert "%" in lines[1] and lines[2].split()[2] == "-"  # tiny: no FID
+    md = format_table({"floor": floor}, markdown=True)
+    assert md.startswith("| run | N | FID") and md.count("\n") == 2
