@@ -130,14 +130,25 @@ class Checkpointer(keras.callbacks.Callback):
 
 
 class TrainingDivergedError(FloatingPointError):
-    """A loss became NaN or infinite during training."""
+    """A loss, weight or optimiser state became NaN or infinite during training."""
+
+
+LIKELY_CAUSES = (
+    "Likely causes: a learning rate that is too high, float16 overflow under mixed precision "
+    "(keep losses in float32, use loss scaling), a missing epsilon in a log/sqrt/division, or "
+    "NaN/Inf in the training images."
+)
 
 
 class NaNGuard(keras.callbacks.Callback):
     """Stops training at the first non-finite loss, with a message that says what to try.
 
-    Raising here aborts ``fit`` before the epoch's checkpoint is written, so the
-    last good checkpoint stays the newest one.
+    After every batch it checks the logged losses; at the end of every epoch it
+    checks every float variable a checkpoint would hold (weights, BatchNorm
+    statistics, the EMA copy, the optimisers' moments), which catches a non-finite
+    gradient in the epoch's last update whose loss was still finite. Raising here
+    aborts ``fit`` before the epoch's checkpoint is written (``NaNGuard`` runs
+    first), so the last good checkpoint stays the newest one.
     """
 
     def __init__(self, checkpoint_folder: str | Path | None = None):
@@ -145,25 +156,37 @@ class NaNGuard(keras.callbacks.Callback):
         self.checkpoint_folder = checkpoint_folder
         self._epoch = 0
 
+    def _kept(self) -> str:
+        if not self.checkpoint_folder:
+            return ""
+        return (f" The last good checkpoint is kept in {self.checkpoint_folder}: fix the cause and run the same "
+                "command again to resume from it.")
+
+    def _global_step(self) -> str:
+        iterations = getattr(getattr(self.model, "g_optimizer", None), "iterations", None)
+        return "" if iterations is None else f" (training step {int(np.asarray(iterations))} overall)"
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        # The epoch's last update could have made weights non-finite after its loss was logged.
-        for net in (self.model.generator, self.model.discriminator):
-            if not all(np.isfinite(np.asarray(w)).all() for w in net.trainable_weights):
-                where = f" The last good checkpoint is kept in {self.checkpoint_folder}." if self.checkpoint_folder else ""
-                raise TrainingDivergedError(
-                    f"non-finite weights in the {net.name} at the end of epoch {epoch + 1}. Likely causes: a "
-                    "learning rate that is too high, or float16 overflow under mixed precision." + where
-                )
+        groups = (self.model.state_variables() if hasattr(self.model, "state_variables")
+                  else {"model": self.model.variables})
+        for group, variables in groups.items():
+            for v in variables:
+                value = np.asarray(v)
+                if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+                    name = getattr(v, "path", None) or getattr(v, "name", "?")
+                    raise TrainingDivergedError(
+                        f"non-finite values in {group} variable {name} at the end of epoch {epoch + 1}"
+                        f"{self._global_step()}, although the logged losses were finite: an update had a "
+                        f"non-finite gradient. {LIKELY_CAUSES}{self._kept()}"
+                    )
 
     def on_train_batch_end(self, batch, logs=None):
         bad = {k: float(v) for k, v in (logs or {}).items() if "loss" in k and not math.isfinite(float(v))}
         if bad:
-            where = f" The last good checkpoint is kept in {self.checkpoint_folder}." if self.checkpoint_folder else ""
             raise TrainingDivergedError(
-                f"non-finite loss at epoch {self._epoch + 1}, step {batch + 1}: {bad}. Likely causes: a "
-                "learning rate that is too high, float16 overflow under mixed precision (keep losses in "
-                "float32, use loss scaling), or a missing epsilon in a log/sqrt/division." + where
+                f"non-finite loss at epoch {self._epoch + 1}, step {batch + 1}{self._global_step()}: {bad}. "
+                f"{LIKELY_CAUSES}{self._kept()}"
             )

@@ -95,9 +95,9 @@ def _check_fits(path: Path, arrays: dict[str, np.ndarray], variables: dict[str, 
             a = arrays[f"{group}/{i:04d}"]
             if tuple(a.shape) != tuple(v.shape):
                 raise CheckpointError(
-                    f"checkpoint {path}: {group} variable {i} ({getattr(v, 'path', v.name)}) has shape "
-                    f"{a.shape} in the file but {tuple(v.shape)} in this model; use a new output folder "
-                    "or rebuild the model the checkpoint came from"
+                    f"checkpoint {path} was written by a different model or configuration: {group} variable {i} "
+                    f"({getattr(v, 'path', v.name)}) has shape {a.shape} in the file but {tuple(v.shape)} in this "
+                    "model. Use a new output folder, or rebuild the model the checkpoint came from"
                 )
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
-import numbers
 import os
 import shutil
 import tempfile
@@ -276,47 +275,5 @@ def to_uint8_images(images) -> np.ndarray:
     return np.clip(np.round((arr + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def make_dataset(images, labels=None, batch_size: int = 128, shuffle: bool = True, seed: int | None = 0,
-                 cache: bool = True, drop_remainder: bool = True, num_classes: int | None = None):
-    """A ``tf.data.Dataset`` of image batches for GAN training: from_tensor_slices -> cache ->
-    shuffle(buffer N, ``seed``, reshuffled every epoch) -> batch -> prefetch(AUTOTUNE).
-
-    Args:
-        images: uint8 [N, H, W(, C)] in [0, 255] or float in [-1, 1] (see ``to_float_images``).
-        labels: optional integer [N]; then the dataset yields ``(images, labels)``.
-        batch_size: images per batch, a positive int.
-        num_classes: if given, every label must be in [0, num_classes).
-
-    Returns:
-        Batches of float32 [B, H, W, C] in [-1, 1], or ``(images, int32 [B])``.
-    """
-    import tensorflow as tf
-
-    x = to_float_images(images)
-    n = len(x)
-    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if drop_remainder and batch_size > n:
-        raise ValueError(f"batch_size {batch_size} is larger than the {n} images: with drop_remainder=True the "
-                         "dataset would yield no batches; use a smaller batch_size or drop_remainder=False")
-    tensors = x
-    if labels is not None:
-        y = np.asarray(labels)
-        if y.shape != (n,):
-            raise ValueError(f"labels must have shape [{n}] (one per image), got {y.shape}")
-        if not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"labels must be integers, got dtype {y.dtype}; cast with labels.astype(int)")
-        if num_classes is not None:
-            if not isinstance(num_classes, numbers.Integral) or num_classes < 1:
-                raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-            bad = np.flatnonzero((y < 0) | (y >= num_classes))
-            if bad.size:
-                raise ValueError(f"label {y[bad[0]]} (index {bad[0]}) is out of range: "
-                                 f"labels must be in [0, {num_classes})")
-        tensors = (x, y.astype(np.int32))
-    ds = tf.data.Dataset.from_tensor_slices(tensors)
-    if cache:
-        ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(int(batch_size), drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+# The tf.data pipeline lives in pipeline.py; it is re-exported here, where it has always been imported from.
+from .pipeline import EpochOrder, make_dataset  # noqa: E402,F401

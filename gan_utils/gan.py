@@ -12,6 +12,7 @@ does this); it pins no device, so it runs unchanged on CPU, GPU and under a
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from . import losses
@@ -174,6 +175,16 @@ class GAN(keras.Model):
     def generate(self, z, labels=None, training: bool = False, model: keras.Model | None = None) -> tf.Tensor:
         """G(z) or G(z, y): float32 [B, H, W, C] in [-1, 1] (``model`` defaults to the live generator)."""
         model = model or self.generator
+        if not hasattr(z, "shape"):
+            z = np.asarray(z, np.float32)
+        width = z.shape[-1] if len(z.shape) == 2 else None
+        if width is None or width != self.latent_dim:
+            raise ValueError(
+                f"z must be float32 [B, latent_dim] = [B, {self.latent_dim}] for this GAN, got shape "
+                f"{tuple(z.shape)}; draw it with gan.sample_latent(B)"
+                + (f", or rebuild the generator with latent_dim={width} if that is the size you meant"
+                   if width is not None else "")
+            )
         if self.conditional:
             if labels is None:
                 raise ValueError("this GAN is conditional: pass labels (int32 [B]) to generate()")

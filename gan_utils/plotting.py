@@ -122,7 +122,10 @@ def make_gif(frames: Sequence[str | Path], path: str | Path, duration_ms: int = 
 
     if not frames:
         raise ValueError("make_gif needs at least one frame")
-    images = [Image.open(f) for f in frames]
+    images = []
+    for f in frames:
+        with Image.open(f) as im:  # read now and close, so that the frame files can be replaced
+            images.append(im.copy())
     mode = "L" if all(im.mode in ("L", "LA", "1") for im in images) else "RGB"
     images = [im.convert(mode) for im in images]
     durations = [duration_ms] * (len(images) - 1) + [duration_ms * 4]

@@ -174,7 +174,7 @@ def train_recipe(
     Returns the ``TrainResult`` of ``gan_utils.train``.
     """
     from .data import load_dataset, make_dataset
-    from .training import train
+    from .training import prepare_out_dir, train
 
     quick = is_quick() if quick is None else quick
     recipe = get_recipe(name).with_overrides(epochs=epochs, batch_size=batch_size, precision=precision,
@@ -183,6 +183,7 @@ def train_recipe(
         value = getattr(recipe, key)
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    prepare_out_dir(out_dir, create=False)  # an output "folder" that is a file fails before any work
     set_seed(seed)
     (x_train, y_train), _ = load_dataset(dataset)
     if quick:

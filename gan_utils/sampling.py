@@ -29,6 +29,30 @@ def num_classes_of(generator: keras.Model, default: int = 10) -> int:
     return default
 
 
+def check_generator(model, what: str = "the model") -> keras.Model:
+    """Return ``model`` if it looks like a generator (z [B, latent] (, labels) -> images [B, H, W, C]).
+
+    A clear ValueError otherwise, e.g. for a discriminator passed where a generator belongs.
+    """
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        inputs = outputs = None
+    if not inputs or not outputs:
+        raise ValueError(f"{what} has no defined inputs/outputs; a generator is a Keras model built with "
+                         "keras.Input((latent_dim,)), e.g. gan.generator or load_generator(run_folder)")
+    shapes_in = [tuple(t.shape) for t in inputs]
+    shape_out = tuple(outputs[0].shape)
+    if len(shapes_in[0]) != 2 or len(shapes_in) > 2 or len(shape_out) != 4:
+        looks = " It looks like a discriminator." if len(shapes_in[0]) == 4 else ""
+        raise ValueError(
+            f"{what} is not a generator: it takes {shapes_in} and returns {shape_out}, while a generator takes "
+            f"z [B, latent_dim] (and labels [B]) and returns images [B, H, W, C].{looks} Pass the generator: "
+            "gan.generator, or the generator.keras that train writes in its output folder"
+        )
+    return model
+
+
 def generate_images(
     generator: keras.Model, n: int, seed: int = 0, batch_size: int = 500, labels=None,
     num_classes: int | None = None,
@@ -39,10 +63,14 @@ def generate_images(
     generator (two inputs) gets ``labels``, balanced over ``num_classes`` by
     default (``num_classes_of(generator)`` when not given).
     """
-    if not isinstance(n, int) or n < 1:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_generator(generator, "the generator given to generate_images")
     latent_dim = int(generator.inputs[0].shape[-1])
     conditional = len(generator.inputs) == 2
+    if not conditional and labels is not None:
+        raise ValueError("labels were given but this generator is unconditional (its only input is z): "
+                         "drop labels, or load a conditional generator (e.g. one trained with the cgan recipe)")
     if conditional:
         num_classes = num_classes or num_classes_of(generator)
         labels = balanced_labels(n, num_classes) if labels is None else np.asarray(labels)

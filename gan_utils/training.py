@@ -13,6 +13,7 @@ Files written under ``out_dir``::
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +22,9 @@ import numpy as np
 
 from .callbacks import Checkpointer, HistoryRecorder, NaNGuard, RunState, SampleGrid
 from .checkpoint import restore_latest
-from .io import atomic_path, write_json
+from .io import atomic_path, remove_stale_temporaries, write_json
 from .plotting import make_gif, plot_history
-from .sampling import num_classes_of
+from .sampling import check_generator, num_classes_of
 
 
 @dataclass
@@ -45,15 +46,22 @@ class TrainResult:
 
     @property
     def frames(self) -> list[Path]:
-        return sorted((self.out_dir / "frames").glob("epoch_*.png"))
+        """The per-epoch grids of epochs 1 ... ``epochs`` that exist, in order."""
+        return [p for p in (frame_path(self.out_dir, k) for k in range(1, self.epochs + 1)) if p.is_file()]
 
 
-def prepare_out_dir(out_dir: str | Path) -> Path:
-    """Create the output folder; a clear error if the path is an existing file."""
+def frame_path(out_dir: str | Path, epoch: int) -> Path:
+    """``out_dir/frames/epoch_NNNN.png``: the sample grid after ``epoch`` epochs."""
+    return Path(out_dir) / "frames" / f"epoch_{epoch:04d}.png"
+
+
+def prepare_out_dir(out_dir: str | Path, create: bool = True) -> Path:
+    """Create the output folder (if ``create``); a clear error if the path is an existing file."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"output folder {out} exists and is a file; remove it or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    if create:
+        out.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -86,13 +94,27 @@ def save_generator(generator: keras.Model, path: str | Path) -> Path:
 
 
 def load_generator(path: str | Path) -> keras.Model:
-    """Load a saved generator with Keras' safe mode on (no arbitrary code is run)."""
+    """Load a saved generator with Keras' safe mode on (no arbitrary code is run).
+
+    ``path`` is a ``.keras`` file or a run folder (its ``generator.keras``). Raises
+    FileNotFoundError if there is none, ValueError if the file is damaged or holds a
+    model that is not a generator (e.g. a discriminator). The file is never changed.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "generator.keras"
     if not path.is_file():
         raise FileNotFoundError(f"no generator at {path}; train one first (python -m gan_utils train ... --out DIR)")
-    return keras.models.load_model(path, compile=False, safe_mode=True)
+    rewrite = ("re-run the train command that wrote it (it resumes from the run's checkpoints and writes "
+               "generator.keras again), or pass another generator file")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a readable .keras file (damaged, or not a Keras model at all); {rewrite}")
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as e:  # Keras raises many types for a damaged archive
+        raise ValueError(f"{path} could not be loaded as a Keras model ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}); {rewrite}") from e
+    return check_generator(model, str(path))
 
 
 def train(
@@ -110,7 +132,14 @@ def train(
     """Train a compiled ``GAN`` on ``dataset`` for ``epochs`` epochs in total.
 
     Re-running with the same ``out_dir`` resumes from the newest checkpoint and
-    trains only the epochs that remain.
+    trains only the epochs that remain. A checkpoint holds everything the next
+    epoch depends on (both networks, both optimisers with their step counters,
+    the latent sampler's seed state, the EMA generator, history and the fixed
+    noise), and a dataset from ``make_dataset`` gives epoch k the same batches
+    whether or not the run was interrupted, so on a deterministic setup (CPU, or
+    ``set_seed(..., deterministic=True)``) a resumed run ends with exactly the
+    losses and weights of an uninterrupted one. Frames of epochs after the
+    checkpoint (written before an interruption) are deleted and drawn again.
 
     Args:
         gan: a compiled ``gan_utils.GAN`` (or subclass).
@@ -147,6 +176,7 @@ def train(
         raise ValueError(f"score_samples must be 0 (off) or a positive integer, got {score_samples!r}")
     if getattr(gan, "d_optimizer", None) is None:
         raise ValueError("compile the GAN before training: gan.compile(d_optimizer=..., g_optimizer=...)")
+    check_dataset(gan, dataset)
     out = prepare_out_dir(out_dir)
     ckpt_dir = out / "checkpoints"
     meta = restore_latest(ckpt_dir, gan.state_variables())
@@ -155,6 +185,7 @@ def train(
     else:
         state = RunState(*fixed_inputs(gan, grid_size, num_classes=num_classes))
     resumed_from = state.epoch
+    _forget_unfinished_epochs(out, state.epoch)
     if state.epoch < epochs:
         builtin = [
             NaNGuard(ckpt_dir),
@@ -162,11 +193,84 @@ def train(
             SampleGrid(state, out / "frames", ncols=_grid_columns(state)),
             Checkpointer(state, ckpt_dir, keep_checkpoints),
         ]
+        dataset, fit_kwargs = _epoch_indexed(gan, dataset, state.epoch)
         gan.fit(dataset, epochs=epochs, initial_epoch=state.epoch, callbacks=builtin + list(callbacks or []),
-                verbose=verbose, shuffle=False)
+                verbose=verbose, shuffle=False, **fit_kwargs)
     result = TrainResult(out, state.history, state.epoch, resumed_from)
     finish_run(gan, result)
     return result
+
+
+def check_dataset(gan, dataset) -> None:
+    """A clear error if ``dataset``'s batches cannot train ``gan`` (checked on its element_spec).
+
+    Images must be float [B, *gan.image_shape] (in [-1, 1]; ``make_dataset`` scales them),
+    and a conditional GAN needs ``(images, labels)`` batches. Datasets that are not
+    ``tf.data.Dataset`` objects are passed on to Keras unchecked, except NumPy arrays.
+    """
+    import tensorflow as tf
+
+    fix = "make one with gu.make_dataset(images, batch_size=...)"
+    if isinstance(dataset, np.ndarray):
+        raise TypeError(f"dataset must be a tf.data.Dataset of image batches, got a NumPy array of shape "
+                        f"{dataset.shape}; {fix} (it scales pixels to [-1, 1], shuffles and batches)")
+    if not isinstance(dataset, tf.data.Dataset):
+        return
+    spec = dataset.element_spec
+    parts = list(spec) if isinstance(spec, tuple) else [spec]
+    images = parts[0]
+    if not isinstance(images, tf.TensorSpec):
+        raise ValueError(f"the dataset yields {spec}; it must yield image batches, or (images, labels); {fix}")
+    if gan.conditional and len(parts) < 2:
+        raise ValueError("this GAN is conditional but the dataset yields images only; give it (images, labels) "
+                         "batches: gu.make_dataset(images, labels, num_classes=K, batch_size=...)")
+    shape = None if images.shape.rank is None else tuple(images.shape)  # unknown rank: Keras checks each batch
+    if shape is not None and (len(shape) != 4 or any(s not in (None, e) for s, e in zip(shape[1:], gan.image_shape))):
+        raise ValueError(
+            f"the dataset yields image batches of shape {shape} but this GAN was built for images of shape "
+            f"{gan.image_shape}; build the generator and discriminator with image_shape="
+            f"{shape[1:] if len(shape) == 4 else '(H, W, C)'}, or reshape/resize the images (make_dataset adds "
+            "the channel axis of [N, H, W] images)"
+        )
+    if not images.dtype.is_floating:
+        raise ValueError(
+            f"the dataset yields {images.dtype.name} images; GANs here train on floats in [-1, 1] (the "
+            f"generator's tanh range). Scale them: x / 127.5 - 1 for pixels in [0, 255], or {fix}"
+        )
+
+
+def _epoch_indexed(gan, dataset, first_epoch: int):
+    """``(dataset, fit kwargs)`` that start at ``first_epoch`` with that epoch's data.
+
+    A dataset from ``make_dataset(shuffle=True)`` is replaced by its endless stream of
+    epochs from ``first_epoch`` on (``EpochOrder.epochs``), fitted with ``steps_per_epoch``,
+    so epoch k sees the same batches whether or not the run was resumed. Keras runs
+    ``steps_per_execution`` steps per call, so an epoch is a whole number of calls: the
+    last (fewer than ``steps_per_execution``) batches of each pass are left out, and a pass
+    shorter than one call wraps round. Other datasets are used as they are: their order
+    on a resumed run is whatever their own iteration gives.
+    """
+    order = getattr(dataset, "epoch_order", None)
+    if order is None:
+        return dataset, {}
+    per_call = int(getattr(gan, "steps_per_execution", 1) or 1)
+    steps = max(per_call, order.batches_per_epoch // per_call * per_call)
+    return order.epochs(first_epoch, steps), {"steps_per_epoch": steps}
+
+
+def _forget_unfinished_epochs(out: Path, epoch: int) -> None:
+    """Remove what an interrupted run left beyond its last checkpoint (``epoch`` epochs).
+
+    Frames of later epochs belong to epochs that are about to be trained again;
+    temporary files of a writer that was killed mid-save are never renamed into place.
+    Checkpoints are never touched here.
+    """
+    for frame in (out / "frames").glob("epoch_*.png"):
+        number = frame.stem.removeprefix("epoch_")
+        if number.isdigit() and int(number) > epoch:
+            frame.unlink()
+    for folder in (out, out / "checkpoints", out / "frames"):
+        remove_stale_temporaries(folder)
 
 
 def _grid_columns(state) -> int:
@@ -188,4 +292,4 @@ def finish_run(gan, result: TrainResult) -> None:
             fig.savefig(tmp, dpi=80, format="png")
         plt.close(fig)
     if result.frames:
-        make_gif(result.frames[: result.epochs], result.gif_path)
+        make_gif(result.frames, result.gif_path)
