@@ -102,7 +102,9 @@ def _evaluate(args) -> None:
         rows[run] = dict(evaluate_samples(images, reference, labels, seed=args.seed),
                          train_minutes=training_minutes(run) if os.path.isdir(run) else None)
     if not args.no_floor:
-        rows["real: train vs test digits"] = evaluate_real_floor(reference, min(args.n, args.reference), args.seed)
+        # At the runs' sample size: FID and the k-NN metrics depend on N (with mixed sizes, the smallest).
+        n_floor = min([len(images) for images, _ in samples.values()] + [len(reference.images)])
+        rows["real: train vs test digits"] = evaluate_real_floor(reference, n_floor, args.seed)
     if args.format == "json":
         for name, row in rows.items():
             print(json.dumps({"run": name, **row}))

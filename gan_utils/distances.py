@@ -42,7 +42,7 @@ def _same_dim(a: np.ndarray, b: np.ndarray, names: str) -> None:
 def gaussian_stats(features) -> tuple[np.ndarray, np.ndarray]:
     """Mean [D] and unbiased covariance [D, D] of ``features`` [N, D], float64."""
     x = _as_features(features, "features")
-    return x.mean(axis=0), np.cov(x, rowvar=False)
+    return x.mean(axis=0), np.atleast_2d(np.cov(x, rowvar=False))  # [1, 1] for one feature, not a 0-d array
 
 
 def _sqrt_psd(m: np.ndarray) -> np.ndarray:

@@ -41,7 +41,10 @@ def _fsync_folder(folder: Path) -> None:
     """Make a rename in ``folder`` durable (POSIX; elsewhere folders cannot be opened)."""
     if os.name != "posix":
         return
-    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # the file is already in place; a folder we cannot open cannot be synced either
     try:
         os.fsync(fd)
     except OSError:
@@ -56,7 +59,7 @@ _TEMPORARY = re.compile(r"^\.tmp-(\d+)-")
 def _process_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such process; a number no process id can have
         return False
     except PermissionError:
         return True  # someone else's process
@@ -68,6 +71,8 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
 
     Files of processes that still run are kept (they may be writing). Only on POSIX
     systems, where asking whether a process exists is harmless. Returns what was deleted.
+    Process ids are only checked on this machine: do not let runs on two machines (or
+    containers) write into one shared output folder at the same time.
     """
     folder = Path(folder)
     if os.name != "posix" or not folder.is_dir():

@@ -161,3 +161,11 @@ def test_memorisation_flags_copies():
 def test_bad_feature_input_is_refused_with_a_clear_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_fid_of_one_feature_is_the_1d_closed_form():
+    # N(m1, s1^2) vs N(m2, s2^2): (m1 - m2)^2 + (s1 - s2)^2, with the sample moments.
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(0.0, 1.0, (400, 1)), rng.normal(1.0, 2.0, (300, 1))
+    expected = (x.mean() - y.mean()) ** 2 + (x.std(ddof=1) - y.std(ddof=1)) ** 2
+    assert dist.fid(x, y) == pytest.approx(expected, rel=1e-9)
