@@ -26,7 +26,14 @@ import keras
 import numpy as np
 from keras import layers
 
-from .models import check_dcgan_args, check_positive, dcgan_discriminator_features, dcgan_generator_body
+from .models import (
+    check_bools,
+    check_dcgan_args,
+    check_positive,
+    dcgan_discriminator_features,
+    dcgan_generator_body,
+    spectral,
+)
 
 LABEL_MODES = ("channel", "projection")
 
@@ -82,6 +89,8 @@ def build_conditional_discriminator(
     label_mode: str = "channel",
     embed_dim: int = 50,
     name: str = "conditional_discriminator",
+    spectral_norm: bool = False,
+    minibatch_std: bool = False,
 ) -> keras.Model:
     """D(x, y): the DCGAN discriminator told the label, as an extra channel or by projection.
 
@@ -94,6 +103,12 @@ def build_conditional_discriminator(
         embed_dim: embedding size of the "channel" mode (the projection's
             embedding has the size of phi(x)).
         name: model name.
+        spectral_norm: wrap every weight layer of D in ``SpectralNorm`` (keeping its
+            name): the convolutions, the Dense layers and the label embeddings too,
+            as Miyato & Koyama (2018) do for the projection's embedding (an
+            embedding is the linear map one_hot(y) -> vector, so it has a spectral norm).
+        minibatch_std: insert ``MinibatchStdDev`` before the last convolution (see
+            ``build_dcgan_discriminator``).
 
     Returns:
         keras.Model: ``[images float32 [B, H, W, C], labels int32 [B]]`` -> logits float32 [B, 1].
@@ -103,22 +118,24 @@ def build_conditional_discriminator(
     if label_mode not in LABEL_MODES:
         raise ValueError(f"label_mode must be one of {LABEL_MODES}, got {label_mode!r}")
     shape = check_dcgan_args(image_shape, width, kernel_size, norm, dropout)
+    check_bools(spectral_norm=spectral_norm, minibatch_std=minibatch_std)
     image = keras.Input(shape, name="image")
     labels = _labels_input()
+    sn = spectral_norm
     if label_mode == "channel":
-        plane = layers.Embedding(num_classes, embed_dim, name="label_embedding")(labels)
-        plane = layers.Dense(math.prod(shape[:2]), name="label_to_plane")(plane)
+        plane = spectral(layers.Embedding(num_classes, embed_dim, name="label_embedding"), sn)(labels)
+        plane = spectral(layers.Dense(math.prod(shape[:2]), name="label_to_plane"), sn)(plane)
         plane = layers.Reshape((*shape[:2], 1), name="label_plane")(plane)
         x = layers.Concatenate(name="image_and_label")([image, plane])
-        features = dcgan_discriminator_features(x, width, kernel_size, norm, dropout)
-        logit = layers.Dense(1, dtype="float32", name="logit")(features)
+        features = dcgan_discriminator_features(x, width, kernel_size, norm, dropout, sn, minibatch_std)
+        logit = spectral(layers.Dense(1, dtype="float32", name="logit"), sn)(features)
     else:
-        features = dcgan_discriminator_features(image, width, kernel_size, norm, dropout)
+        features = dcgan_discriminator_features(image, width, kernel_size, norm, dropout, sn, minibatch_std)
         # The head computes in float32 (like every discriminator's last layer here): the inner product
         # sums thousands of terms, which float16 could overflow.
-        unconditional = layers.Dense(1, dtype="float32", name="psi")(features)
-        class_vector = layers.Embedding(num_classes, int(features.shape[-1]), dtype="float32",
-                                        name="label_projection")(labels)
+        unconditional = spectral(layers.Dense(1, dtype="float32", name="psi"), sn)(features)
+        class_vector = spectral(layers.Embedding(num_classes, int(features.shape[-1]), dtype="float32",
+                                                 name="label_projection"), sn)(labels)
         projection = layers.Dot(axes=-1, dtype="float32", name="projection")([class_vector, features])
         logit = layers.Add(dtype="float32", name="logit")([unconditional, projection])
     return keras.Model([image, labels], logit, name=name)

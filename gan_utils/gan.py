@@ -11,6 +11,9 @@ does this); it pins no device, so it runs unchanged on CPU, GPU and under a
 
 from __future__ import annotations
 
+import inspect
+import numbers
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -45,8 +48,11 @@ class GAN(keras.Model):
             [-1, 1]; a conditional generator takes ``[z, labels]``.
         discriminator: images -> logits [B, 1] (or [B]); a conditional one
             takes ``[images, labels]``.
-        generator_loss: "non_saturating" (default) or "minimax".
-        label_smoothing: one-sided label smoothing for real targets (0.1 -> 0.9).
+        generator_loss: "non_saturating" (default), "minimax" or "feature_matching"
+            (Salimans et al., 2016: G matches D's mean features on real images,
+            ``||E f(x) - E f(G(z))||^2``, with f the layer ``feature_layer``).
+        label_smoothing: one-sided label smoothing for real targets (0.1 -> 0.9;
+            Salimans et al., 2016).
         d_steps: discriminator updates per generator update (static, unrolled
             inside the compiled step).
         seed: seed of the latent sampler (a ``keras.random.SeedGenerator``,
@@ -54,6 +60,22 @@ class GAN(keras.Model):
         ema_decay: if set (e.g. 0.999), keep an exponential moving average of
             the generator's weights (Karras et al., 2018; Yazici et al., 2019)
             in ``ema_generator``; sampling, grids and the saved generator use it.
+        instance_noise: std sigma_0 of Gaussian noise added to every image D sees
+            in training, real and generated, in D's and G's updates (Sønderby et
+            al., 2017; Arjovsky & Bottou, 2017): it makes the two distributions
+            overlap, so D cannot separate them perfectly and G's gradient stays
+            informative. Images are in [-1, 1]; 0.1 to 0.5 is a useful range, 0 is off.
+        instance_noise_decay_steps: anneal sigma linearly to 0 over this many
+            generator updates (train steps), see ``instance_noise_std``; None
+            keeps it constant.
+        feature_layer: name of D's layer whose output is f for feature matching;
+            None picks ``losses.default_feature_layer`` (the input of D's final Dense).
+        track_grad_norms: record ``d_grad_norm`` and ``g_grad_norm``, the global L2
+            norms of D's and G's gradients, averaged over the epoch's updates.
+
+    Metrics: ``d_loss``, ``g_loss`` (of the step's last D update and its G
+    update), ``d_real`` and ``d_fake`` (mean D(x) and D(G(z)) of that D update),
+    ``d_grad_norm`` and ``g_grad_norm`` when tracked, ``instance_noise`` (sigma_t) when on.
     """
 
     def __init__(
@@ -65,6 +87,10 @@ class GAN(keras.Model):
         d_steps: int = 1,
         seed: int | None = None,
         ema_decay: float | None = None,
+        instance_noise: float = 0.0,
+        instance_noise_decay_steps: int | None = None,
+        feature_layer: str | None = None,
+        track_grad_norms: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -90,7 +116,17 @@ class GAN(keras.Model):
                 f"{self.image_shape}; build both for the same image shape"
             )
         self.generator_loss_name = generator_loss
-        self._g_loss_fn = losses.get_generator_loss(generator_loss)
+        self.feature_extractor = None  # f of feature matching: a model sharing D's weights
+        if generator_loss == "feature_matching":
+            self.feature_extractor = losses.feature_extractor(discriminator, feature_layer)
+        elif feature_layer is not None:
+            raise ValueError(f"feature_layer={feature_layer!r} is only used by generator_loss='feature_matching', "
+                             f"not {generator_loss!r}: drop it or switch the loss")
+        else:
+            self._g_loss_fn = losses.get_generator_loss(generator_loss)
+        # Overrides written as generator_loss(self, fake_logits) are given the logits only.
+        params = inspect.signature(self.generator_loss).parameters.values()
+        self._g_loss_takes_images = any(p.name == "real_images" or p.kind is p.VAR_KEYWORD for p in params)
         losses.discriminator_loss(tf.zeros([1]), tf.zeros([1]), label_smoothing)  # validates
         self.label_smoothing = float(label_smoothing)
         self.d_steps = d_steps
@@ -98,6 +134,8 @@ class GAN(keras.Model):
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), e.g. 0.999, or None; got {ema_decay}")
         self.ema_decay = ema_decay
+        self.instance_noise, self.instance_noise_decay_steps = _check_instance_noise(
+            instance_noise, instance_noise_decay_steps)
         self.ema_generator = None
         if ema_decay is not None:
             self.ema_generator = keras.models.clone_model(generator)
@@ -109,6 +147,9 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.d_grad_norm_tracker = keras.metrics.Mean(name="d_grad_norm") if track_grad_norms else None
+        self.g_grad_norm_tracker = keras.metrics.Mean(name="g_grad_norm") if track_grad_norms else None
+        self.instance_noise_tracker = keras.metrics.Mean(name="instance_noise") if self.instance_noise else None
 
     # ----------------------------------------------------------- set-up
     def compile(
@@ -121,6 +162,8 @@ class GAN(keras.Model):
     ):
         """Attach the two optimisers (Adam(2e-4, beta_1=0.5) each by default).
 
+        For two time-scale updates (TTUR, Heusel et al., 2017) give D a larger
+        learning rate than G, e.g. ``Adam(4e-4, beta_1=0.5)`` and ``Adam(1e-4, beta_1=0.5)``.
         Under the ``mixed_float16`` policy each optimiser is wrapped in a
         ``LossScaleOptimizer``. ``steps_per_execution`` runs several train steps
         per compiled call (less Python overhead); ``jit_compile`` turns on XLA.
@@ -144,7 +187,13 @@ class GAN(keras.Model):
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker,
+                *self.diagnostic_metrics]
+
+    @property
+    def diagnostic_metrics(self) -> list:
+        """The optional trackers (gradient norms, instance noise); subclasses add them to their ``metrics``."""
+        return [m for m in (self.d_grad_norm_tracker, self.g_grad_norm_tracker, self.instance_noise_tracker) if m]
 
     @property
     def sampler(self) -> keras.Model:
@@ -192,10 +241,44 @@ class GAN(keras.Model):
         return model(z, training=training)
 
     def discriminate(self, images, labels=None, training: bool = False) -> tf.Tensor:
-        """D's logits, flattened to float32 [B]."""
-        inputs = [images, labels] if self.conditional else images
-        logits = self.discriminator(inputs, training=training)
+        """D's logits, flattened to float32 [B]. In training D sees the images with instance noise (if on)."""
+        images = self.add_instance_noise(images, training)
+        logits = self.discriminator([images, labels] if self.conditional else images, training=training)
         return tf.reshape(tf.cast(logits, tf.float32), [-1])
+
+    def discriminator_features(self, images, labels=None, training: bool = False) -> tf.Tensor:
+        """f(x), the output of D's feature layer (feature matching): float32 [B, ...]; noisy in training."""
+        if self.feature_extractor is None:
+            raise ValueError("this GAN has no feature layer: build it with generator_loss='feature_matching'")
+        images = self.add_instance_noise(images, training)
+        features = self.feature_extractor([images, labels] if self.conditional else images, training=training)
+        return tf.cast(features, tf.float32)
+
+    # --------------------------------------------------- instance noise
+    def instance_noise_std(self) -> tf.Tensor:
+        """sigma_t = instance_noise * max(0, 1 - t / instance_noise_decay_steps), float32 scalar.
+
+        t is ``g_optimizer.iterations``: the generator updates applied so far
+        (one per train step; a step the loss scaler skips does not count). It is
+        an optimiser variable, saved in checkpoints, so a resumed run continues
+        the schedule. All D updates of a step and its G update share sigma_t;
+        from step t = instance_noise_decay_steps on, sigma_t = 0.
+        """
+        sigma = tf.constant(self.instance_noise, tf.float32)
+        if self.instance_noise_decay_steps is None:
+            return sigma
+        t = tf.cast(self.g_optimizer.iterations, tf.float32) if hasattr(self, "g_optimizer") else 0.0
+        return sigma * tf.maximum(0.0, 1.0 - t / self.instance_noise_decay_steps)
+
+    def add_instance_noise(self, images, training: bool = False):
+        """images + sigma_t * eps, eps ~ N(0, I) from the model's seed generator, in training; else images."""
+        if not (training and self.instance_noise):
+            return images
+        sigma = self.instance_noise_std()
+        self.instance_noise_tracker.update_state(sigma)
+        images = tf.convert_to_tensor(images)
+        eps = tf.random.stateless_normal(tf.shape(images), seed=self.next_seed())
+        return images + tf.cast(sigma * eps, images.dtype)
 
     # ------------------------------------------------------- loss hooks
     def discriminator_loss(self, real_logits, fake_logits, real_images, fake_images, labels):
@@ -207,9 +290,29 @@ class GAN(keras.Model):
         """
         return losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
 
-    def generator_loss(self, fake_logits):
-        """G's loss; subclasses override this. Returns a float32 scalar."""
-        return self._g_loss_fn(fake_logits)
+    def generator_loss(self, fake_logits, real_images=None, fake_images=None, labels=None):
+        """G's loss; subclasses override this. Returns a float32 scalar.
+
+        The logit losses read ``fake_logits`` (D's logits on G(z), float32 [B]).
+        Feature matching reads the images instead (D's features, in training mode)
+        and needs ``real_images`` and ``fake_images`` [B, H, W, C] (and ``labels``
+        for a conditional D). Overrides may keep the one-argument form
+        ``generator_loss(self, fake_logits)``: the train step then passes the logits only.
+        """
+        if self.feature_extractor is None:
+            return self._g_loss_fn(fake_logits)
+        if real_images is None or fake_images is None:
+            raise ValueError("feature matching compares D's features of real and generated images: "
+                             "call generator_loss(fake_logits, real_images=..., fake_images=..., labels=...)")
+        real_features = tf.stop_gradient(self.discriminator_features(real_images, labels, training=True))
+        fake_features = self.discriminator_features(fake_images, labels, training=True)
+        return losses.feature_matching_loss(real_features, fake_features)
+
+    def _call_generator_loss(self, fake_logits, real, fake, labels):
+        """The ``generator_loss`` hook, with the batch if it takes it."""
+        if self._g_loss_takes_images:
+            return self.generator_loss(fake_logits, real_images=real, fake_images=fake, labels=labels)
+        return self.generator_loss(fake_logits)
 
     # ------------------------------------------------------- train step
     def train_step(self, data):
@@ -232,11 +335,15 @@ class GAN(keras.Model):
             fake = self.generate(z, labels, training=True)
             with tape.stop_recording():
                 d_loss, real_logits, fake_logits = self._discriminator_update(real, fake, labels)
-            # 2) Generator: make the updated D call its samples real.
-            g_loss = self.generator_loss(self.discriminate(fake, labels, training=True))
+            # 2) Generator: make the updated D call its samples real (feature matching instead
+            #    matches D's mean features on them to those on the real batch).
+            g_loss = self._call_generator_loss(self.discriminate(fake, labels, training=True),
+                                               real, fake, labels)
             scaled = self.g_optimizer.scale_loss(_per_replica(g_loss))
         g_vars = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_vars), g_vars))
+        g_grads = tape.gradient(scaled, g_vars)
+        self._track_grad_norm(self.g_grad_norm_tracker, g_grads, self.g_optimizer)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
         if self.ema_generator is not None:
             self._update_ema()
 
@@ -256,9 +363,29 @@ class GAN(keras.Model):
             d_loss, terms = d_loss if isinstance(d_loss, tuple) else (d_loss, {})
             scaled = self.d_optimizer.scale_loss(_per_replica(d_loss))
         d_vars = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
+        d_grads = tape.gradient(scaled, d_vars)
+        self._track_grad_norm(self.d_grad_norm_tracker, d_grads, self.d_optimizer)
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         self._track_terms(terms)
         return d_loss, real_logits, fake_logits
+
+    def _track_grad_norm(self, tracker, grads, optimizer):
+        """Add ||grad||_2 over all of a network's weights (the global norm) to ``tracker``.
+
+        The norm is of the gradient of the loss itself: divided by the loss scale
+        under mixed precision (``scale_loss(1.0)`` is 1 without loss scaling) and,
+        under tf.distribute, of the gradient summed over replicas (one extra
+        all-reduce). Updates the loss scaler skips (non-finite gradients) are not counted.
+        """
+        if tracker is None:
+            return
+        grads = [tf.cast(g, tf.float32) for g in grads if g is not None]
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        norm = tf.linalg.global_norm(grads) / tf.cast(optimizer.scale_loss(1.0), tf.float32)
+        finite = tf.math.is_finite(norm)
+        tracker.update_state(tf.where(finite, norm, 0.0), sample_weight=tf.cast(finite, tf.float32))
 
     def _track_terms(self, terms: dict):
         """Add the extra values a loss hook reported to the metrics of the same names."""
@@ -300,6 +427,17 @@ def _per_replica(loss):
     """Divide by the replica count: gradients are summed over replicas under tf.distribute."""
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return loss / replicas if replicas > 1 else loss
+
+
+def _check_instance_noise(sigma, decay_steps) -> tuple[float, int | None]:
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not 0.0 <= float(sigma) < float("inf"):
+        raise ValueError(f"instance_noise is the std of the Gaussian noise added to D's inputs, a number >= 0 "
+                         f"(images are in [-1, 1]: try 0.1 to 0.5; 0 turns it off); got {sigma!r}")
+    if decay_steps is not None and (isinstance(decay_steps, bool) or not isinstance(decay_steps, numbers.Integral)
+                                    or decay_steps < 1):
+        raise ValueError(f"instance_noise_decay_steps must be a positive integer (the generator updates over which "
+                         f"the noise falls to 0) or None (constant noise); got {decay_steps!r}")
+    return float(sigma), None if decay_steps is None else int(decay_steps)
 
 
 def _loss_scaled(optimizer):

@@ -10,7 +10,8 @@ References:
     non-saturating losses). Salimans et al., 2016, "Improved Techniques for
     Training GANs" (one-sided label smoothing). Arjovsky et al., 2017,
     "Wasserstein GAN" (critic and generator losses). Gulrajani et al., 2017,
-    "Improved Training of Wasserstein GANs" (gradient penalty).
+    "Improved Training of Wasserstein GANs" (gradient penalty). Salimans et
+    al., 2016 (feature matching).
 """
 
 from __future__ import annotations
@@ -111,13 +112,110 @@ GENERATOR_LOSSES = {
 
 
 def get_generator_loss(name: str):
-    """Look a generator loss up by name (see ``GENERATOR_LOSSES``)."""
+    """Look a generator loss on logits up by name (see ``GENERATOR_LOSSES``)."""
+    if name == "feature_matching":
+        raise ValueError(
+            "feature matching is a loss on D's features, not on its logits: use "
+            "GAN(generator_loss='feature_matching'), or feature_matching_loss(real_features, fake_features)"
+        )
     try:
         return GENERATOR_LOSSES[name]
     except KeyError:
         raise ValueError(
-            f"unknown generator loss {name!r}; choose one of {sorted(GENERATOR_LOSSES)}"
+            f"unknown generator loss {name!r}; choose one of {sorted(GENERATOR_LOSSES)} "
+            "(or 'feature_matching' in GAN)"
         ) from None
+
+
+# ------------------------------------------------------------------ feature matching
+def feature_matching_loss(real_features, fake_features) -> tf.Tensor:
+    """Feature matching (Salimans et al., 2016, sec. 3.1): L_G = ||E_x f(x) - E_z f(G(z))||_2^2.
+
+    f is an intermediate layer of the discriminator. Instead of maximising D's
+    output, G matches the statistics of real data that D has found useful; the
+    target moves as D trains, but G no longer chases D's latest single
+    direction, which is one cause of mode collapse. The expectations are batch
+    means; the squared norm sums over every feature.
+
+    Args:
+        real_features: float [B, ...], f on real images.
+        fake_features: float [B', ...], f on generated images (same feature shape).
+
+    Returns:
+        Scalar float32.
+    """
+    real, fake = _f32(real_features), _f32(fake_features)
+    if not real.shape[1:].is_compatible_with(fake.shape[1:]):
+        raise ValueError(f"real and fake features must have the same shape per sample, got {real.shape} "
+                         f"and {fake.shape}; compute both with the same layer of D")
+    difference = tf.reduce_mean(real, axis=0) - tf.reduce_mean(fake, axis=0)
+    return tf.reduce_sum(tf.square(difference))
+
+
+def _depends_on(tensor, source) -> bool:
+    """Whether the symbolic ``tensor`` of a functional model is computed from ``source``."""
+    seen, stack = set(), [tensor]
+    while stack:
+        t = stack.pop()
+        if t is source:
+            return True
+        if id(t) not in seen:
+            seen.add(id(t))
+            operation, node_index, _ = t._keras_history
+            stack.extend(operation._inbound_nodes[node_index].input_tensors)
+    return False
+
+
+def _layer_output(layer):
+    try:
+        return layer.output
+    except (AttributeError, ValueError):  # a layer used several times has no single output
+        return None
+
+
+def default_feature_layer(discriminator: keras.Model) -> str:
+    """The layer feature matching reads by default: D's last feature layer before the output.
+
+    That is the last layer of ``discriminator.layers`` (in graph order), the
+    output layer excluded, whose output is computed from the images and has
+    more than one value per image, skipping Dropout. For gan_utils' builders this
+    is the input of the final Dense: ``flatten`` for the DCGAN and conditional
+    discriminators (for the projection one too: the label embedding and the
+    one-value heads are skipped), the last hidden ``lrelu_*`` for the MLP.
+    """
+    image, output = discriminator.inputs[0], discriminator.outputs[0]
+    for layer in reversed(discriminator.layers):
+        tensor = _layer_output(layer)
+        if tensor is None or tensor is output or isinstance(layer, (keras.layers.Dropout, keras.layers.InputLayer)):
+            continue
+        several = len(tensor.shape) >= 2 and any(d is None or d > 1 for d in tensor.shape[1:])
+        if several and _depends_on(tensor, image):
+            return layer.name
+    raise ValueError(f"{discriminator.name} has no hidden layer with several values per image before its output; "
+                     "pass feature_layer=NAME (one of its layers)")
+
+
+def feature_extractor(discriminator: keras.Model, layer: str | None = None) -> keras.Model:
+    """A model sharing D's weights that returns the output of one of its layers (f of feature matching).
+
+    Args:
+        discriminator: a functional or Sequential ``keras.Model`` (images, or
+            ``[images, labels]``, -> logits).
+        layer: the layer's name; None picks ``default_feature_layer(discriminator)``.
+
+    Returns:
+        keras.Model with D's inputs -> float [B, ...] features.
+    """
+    names = [lay.name for lay in discriminator.layers]
+    name = default_feature_layer(discriminator) if layer is None else layer
+    if name not in names:
+        raise ValueError(f"the discriminator has no layer named {name!r}; feature_layer must be one of {names}")
+    tensor = _layer_output(discriminator.get_layer(name))
+    if tensor is None or not _depends_on(tensor, discriminator.inputs[0]):
+        raise ValueError(f"the output of layer {name!r} is not computed from the images (or the layer is used twice); "
+                         f"choose a layer between the image input and the logit, e.g. {default_feature_layer(discriminator)!r}")
+    inputs = discriminator.inputs if len(discriminator.inputs) > 1 else discriminator.inputs[0]
+    return keras.Model(inputs, tensor, name=f"{discriminator.name}_features")
 
 
 # Added under the square root of the gradient norm. sqrt has an infinite slope at 0, so without

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from .layers import MinibatchStdDev, SpectralNorm
+
 
 def check_image_shape(image_shape) -> tuple[int, int, int]:
     """Validate ``(height, width, channels)`` and return it as a tuple of ints."""
@@ -38,7 +40,8 @@ def check_positive(name: str, value) -> int:
     return value
 
 
-def _check_widths(name: str, widths: Sequence[int]) -> tuple[int, ...]:
+def check_widths(name: str, widths: Sequence[int]) -> tuple[int, ...]:
+    """Validate a non-empty sequence of positive layer widths; returns it as a tuple."""
     widths = tuple(widths)
     if not widths:
         raise ValueError(f"{name} needs at least one hidden layer width")
@@ -68,7 +71,7 @@ def build_mlp_generator(
     """
     check_positive("latent_dim", latent_dim)
     shape = check_image_shape(image_shape)
-    widths = _check_widths("hidden", hidden)
+    widths = check_widths("hidden", hidden)
     z = keras.Input((latent_dim,), name="z")
     x = z
     for i, width in enumerate(widths):
@@ -82,11 +85,43 @@ def build_mlp_generator(
     return keras.Model(z, image, name=name)
 
 
+def spectral(layer: layers.Layer, spectral_norm: bool) -> layers.Layer:
+    """``layer`` wrapped in ``SpectralNorm`` (same name) if ``spectral_norm``, else ``layer`` itself."""
+    return SpectralNorm(layer) if spectral_norm else layer
+
+
+def check_bools(**flags) -> None:
+    """Validate boolean switches (e.g. ``spectral_norm=True``): a clear error for anything but True or False."""
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def mlp_discriminator_head(x, widths: Sequence[int], dropout: float = 0.0, spectral_norm: bool = False,
+                           minibatch_std: bool = False):
+    """Dense/LeakyReLU(0.2)/Dropout blocks then Dense(1), applied to features ``x`` [B, F]: returns the logits.
+
+    Shared by ``build_mlp_discriminator`` and the 2-D toy discriminator (``gan_utils.toy``).
+    ``spectral_norm`` wraps every Dense in ``SpectralNorm``; ``minibatch_std`` puts a
+    ``MinibatchStdDev`` ("minibatch_std") before the logit layer.
+    """
+    for i, width in enumerate(widths):
+        x = spectral(layers.Dense(width, name=f"dense_{i}"), spectral_norm)(x)
+        x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    if minibatch_std:
+        x = MinibatchStdDev(name="minibatch_std")(x)
+    return spectral(layers.Dense(1, name="logit", dtype="float32"), spectral_norm)(x)
+
+
 def build_mlp_discriminator(
     image_shape: Sequence[int] = (28, 28, 1),
     hidden: Sequence[int] = (512, 256),
     dropout: float = 0.0,
     name: str = "mlp_discriminator",
+    spectral_norm: bool = False,
+    minibatch_std: bool = False,
 ) -> keras.Model:
     """Fully connected discriminator: image -> Dense/LeakyReLU(0.2)/Dropout -> one logit.
 
@@ -95,22 +130,22 @@ def build_mlp_discriminator(
         hidden: widths of the hidden Dense layers.
         dropout: dropout rate after every hidden layer (0 turns it off).
         name: model name.
+        spectral_norm: wrap every Dense layer in ``SpectralNorm`` (Miyato et al., 2018);
+            the wrappers keep the layers' names.
+        minibatch_std: append the minibatch standard deviation as one more feature
+            before the logit layer (``MinibatchStdDev``, Karras et al., 2018).
 
     Returns:
         keras.Model: float32 [B, H, W, C] -> logits float32 [B, 1].
     """
     shape = check_image_shape(image_shape)
-    widths = _check_widths("hidden", hidden)
+    widths = check_widths("hidden", hidden)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    check_bools(spectral_norm=spectral_norm, minibatch_std=minibatch_std)
     image = keras.Input(shape, name="image")
     x = layers.Flatten(name="flatten")(image)
-    for i, width in enumerate(widths):
-        x = layers.Dense(width, name=f"dense_{i}")(x)
-        x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    logit = layers.Dense(1, name="logit", dtype="float32")(x)
+    logit = mlp_discriminator_head(x, widths, dropout, spectral_norm, minibatch_std)
     return keras.Model(image, logit, name=name)
 
 
@@ -165,15 +200,21 @@ def dcgan_generator_body(x, image_shape, width: int = 64, kernel_size: int = 4):
 
 
 def dcgan_discriminator_features(x, width: int = 64, kernel_size: int = 4, norm: str | None = "batch",
-                                 dropout: float = 0.0):
+                                 dropout: float = 0.0, spectral_norm: bool = False, minibatch_std: bool = False):
     """The DCGAN discriminator's convolutional layers applied to an image tensor ``x``.
 
     Returns the flattened features [B, F] (F = (H / 2^n) * (W / 2^n) * width * 2^(n-1))
     that the last Dense layer reads. Shared with the conditional discriminators.
+    ``spectral_norm`` wraps every Conv2D in ``SpectralNorm``; ``minibatch_std`` puts a
+    ``MinibatchStdDev`` ("minibatch_std", one more channel) before the last convolution,
+    as ProGAN does before its last block.
     """
     _, n = upsampling_plan(int(x.shape[1]))
     for i in range(n):
-        x = layers.Conv2D(width * 2**i, kernel_size, strides=2, padding="same", name=f"down_{i}")(x)
+        if minibatch_std and i == n - 1:
+            x = MinibatchStdDev(name="minibatch_std")(x)
+        conv = layers.Conv2D(width * 2**i, kernel_size, strides=2, padding="same", name=f"down_{i}")
+        x = spectral(conv, spectral_norm)(x)
         if i > 0 and norm is not None:
             x = _norm_layer(norm, f"down_{i}_{norm}norm")(x)
         x = layers.LeakyReLU(0.2, name=f"down_{i}_lrelu")(x)
@@ -236,6 +277,8 @@ def build_dcgan_discriminator(
     norm: str | None = "batch",
     dropout: float = 0.0,
     name: str = "dcgan_discriminator",
+    spectral_norm: bool = False,
+    minibatch_std: bool = False,
 ) -> keras.Model:
     """DCGAN discriminator: stride-2 convolutions with LeakyReLU(0.2), then one logit.
 
@@ -252,12 +295,20 @@ def build_dcgan_discriminator(
             would couple the samples of a batch) or None.
         dropout: dropout rate after every block (0 turns it off).
         name: model name.
+        spectral_norm: wrap every Conv2D and the logit Dense in ``SpectralNorm``
+            (Miyato et al., 2018), keeping their names. SN-GAN uses it with no other
+            normalisation (``norm=None``); it combines with ``norm="layer"`` too, and is
+            allowed with BatchNorm but unusual: BatchNorm rescales the activations
+            again, so D as a whole is no longer bounded to be 1-Lipschitz.
+        minibatch_std: insert ``MinibatchStdDev`` (Karras et al., 2018) before the
+            last convolution, which then sees one more channel.
 
     Returns:
         keras.Model: float32 [B, H, W, C] -> logits float32 [B, 1].
     """
     shape = check_dcgan_args(image_shape, width, kernel_size, norm, dropout)
+    check_bools(spectral_norm=spectral_norm, minibatch_std=minibatch_std)
     image = keras.Input(shape, name="image")
-    x = dcgan_discriminator_features(image, width, kernel_size, norm, dropout)
-    logit = layers.Dense(1, dtype="float32", name="logit")(x)
+    x = dcgan_discriminator_features(image, width, kernel_size, norm, dropout, spectral_norm, minibatch_std)
+    logit = spectral(layers.Dense(1, dtype="float32", name="logit"), spectral_norm)(x)
     return keras.Model(image, logit, name=name)

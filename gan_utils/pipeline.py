@@ -9,8 +9,6 @@ import numbers
 
 import numpy as np
 
-from .data import to_float_images
-
 
 def make_dataset(images, labels=None, batch_size: int = 128, shuffle: bool = True, seed: int | None = 0,
                  cache: bool = True, drop_remainder: bool = True, num_classes: int | None = None):
@@ -40,6 +38,8 @@ def make_dataset(images, labels=None, batch_size: int = 128, shuffle: bool = Tru
         Batches of float32 [B, H, W, C] in [-1, 1], or ``(images, int32 [B])``.
     """
     import tensorflow as tf
+
+    from .data import to_float_images  # here, not at the top: data re-exports this module
 
     x = to_float_images(images)
     n = len(x)

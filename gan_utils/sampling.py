@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
 import keras
@@ -53,18 +54,54 @@ def check_generator(model, what: str = "the model") -> keras.Model:
     return model
 
 
+def check_truncation(threshold) -> float:
+    """Validate a truncation threshold (a finite number > 0) and return it as a float."""
+    if (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
+            or not 0.0 < float(threshold) < float("inf")):
+        raise ValueError(f"the truncation threshold must be a positive number, e.g. 0.5 to 2 (smaller: typical but "
+                         f"less varied samples), or None for no truncation; got {threshold!r}")
+    return float(threshold)
+
+
+def truncated_normal(shape, threshold: float, rng: np.random.Generator) -> np.ndarray:
+    """z ~ N(0, I) truncated to [-threshold, threshold] per entry, by resampling: float32 ``shape``.
+
+    The truncation trick of BigGAN (Brock et al., 2019, sec. 3.1): entries with
+    |z_i| > threshold are drawn again until they fall inside, so z follows the
+    normal density restricted to the box (not clipped: nothing piles up at the
+    bounds). Smaller thresholds give samples nearer the mode of G's
+    distribution: more typical, less varied.
+
+    Args:
+        shape: the output shape, e.g. (n, latent_dim).
+        threshold: > 0; about 5% of the normal's mass lies beyond 2, 62% beyond 0.5.
+        rng: ``np.random.default_rng(seed)``.
+    """
+    threshold = check_truncation(threshold)
+    z = rng.standard_normal(shape)
+    outside = np.abs(z) > threshold
+    while outside.any():
+        z[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(z) > threshold
+    return z.astype(np.float32)
+
+
 def generate_images(
     generator: keras.Model, n: int, seed: int = 0, batch_size: int = 500, labels=None,
-    num_classes: int | None = None,
+    num_classes: int | None = None, truncation: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Draw ``n`` images from a generator: ``(uint8 [n, H, W, C], labels int32 [n] or None)``.
 
-    z ~ N(0, I) from a NumPy generator seeded with ``seed``. A conditional
+    z ~ N(0, I) from a NumPy generator seeded with ``seed``; with ``truncation``
+    (e.g. 0.5 to 2), z ~ ``truncated_normal`` with that threshold: the truncation
+    trick, which trades diversity for typical samples. A conditional
     generator (two inputs) gets ``labels``, balanced over ``num_classes`` by
     default (``num_classes_of(generator)`` when not given).
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    if truncation is not None:
+        truncation = check_truncation(truncation)
     check_generator(generator, "the generator given to generate_images")
     latent_dim = int(generator.inputs[0].shape[-1])
     conditional = len(generator.inputs) == 2
@@ -86,7 +123,8 @@ def generate_images(
     out = []
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
-        z = rng.standard_normal((stop - start, latent_dim)).astype(np.float32)
+        shape = (stop - start, latent_dim)
+        z = rng.standard_normal(shape).astype(np.float32) if truncation is None else truncated_normal(shape, truncation, rng)
         inputs = [z, labels[start:stop]] if conditional else z
         out.append(to_uint8_images(np.asarray(generator(inputs, training=False))))
     return np.concatenate(out), (labels if conditional else None)

@@ -109,6 +109,8 @@ def load_generator(path: str | Path) -> keras.Model:
                "generator.keras again), or pass another generator file")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a readable .keras file (damaged, or not a Keras model at all); {rewrite}")
+    from . import layers  # noqa: F401  (registers gan_utils' own layers, so safe mode can rebuild them)
+
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for a damaged archive
@@ -190,9 +192,10 @@ def train(
         builtin = [
             NaNGuard(ckpt_dir),
             HistoryRecorder(state, score_samples, num_classes),
-            SampleGrid(state, out / "frames", ncols=_grid_columns(state)),
             Checkpointer(state, ckpt_dir, keep_checkpoints),
         ]
+        if len(gan.image_shape) == 3:  # image grids for images; other data (e.g. 2-D toy points) has none
+            builtin.insert(2, SampleGrid(state, out / "frames", ncols=_grid_columns(state)))
         dataset, fit_kwargs = _epoch_indexed(gan, dataset, state.epoch)
         gan.fit(dataset, epochs=epochs, initial_epoch=state.epoch, callbacks=builtin + list(callbacks or []),
                 verbose=verbose, shuffle=False, **fit_kwargs)
@@ -225,11 +228,12 @@ def check_dataset(gan, dataset) -> None:
         raise ValueError("this GAN is conditional but the dataset yields images only; give it (images, labels) "
                          "batches: gu.make_dataset(images, labels, num_classes=K, batch_size=...)")
     shape = None if images.shape.rank is None else tuple(images.shape)  # unknown rank: Keras checks each batch
-    if shape is not None and (len(shape) != 4 or any(s not in (None, e) for s, e in zip(shape[1:], gan.image_shape))):
+    if shape is not None and (len(shape) != len(gan.image_shape) + 1
+                              or any(s not in (None, e) for s, e in zip(shape[1:], gan.image_shape))):
         raise ValueError(
             f"the dataset yields image batches of shape {shape} but this GAN was built for images of shape "
             f"{gan.image_shape}; build the generator and discriminator with image_shape="
-            f"{shape[1:] if len(shape) == 4 else '(H, W, C)'}, or reshape/resize the images (make_dataset adds "
+            f"{shape[1:] if len(shape) >= 2 else '(H, W, C)'}, or reshape/resize the images (make_dataset adds "
             "the channel axis of [N, H, W] images)"
         )
     if not images.dtype.is_floating:

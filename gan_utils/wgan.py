@@ -76,6 +76,10 @@ class WGANGP(GAN):
         ema_decay: float | None = None,
         **kwargs,
     ):
+        if kwargs.get("instance_noise"):
+            raise ValueError("instance_noise is a remedy for the BCE discriminator of gan_utils.GAN; the gradient "
+                             "penalty already keeps a WGAN-GP critic smooth (and would be taken on noise-free "
+                             "interpolates): drop the argument")
         if kwargs.get("label_smoothing"):
             raise ValueError("label_smoothing applies to the BCE discriminator of gan_utils.GAN; a WGAN-GP "
                              "critic has no labels to smooth: drop the argument")
@@ -116,7 +120,7 @@ class WGANGP(GAN):
     @property
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.w_distance_tracker, self.gp_tracker,
-                self.grad_norm_tracker]
+                self.grad_norm_tracker, *self.diagnostic_metrics]
 
     # ------------------------------------------------------- loss hooks
     def discriminator_loss(self, real_scores, fake_scores, real_images, fake_images, labels):

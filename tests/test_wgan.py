@@ -10,7 +10,8 @@ from gan_utils.checkpoint import list_checkpoints, restore_checkpoint
 from gan_utils.config import dtype_policy
 from gan_utils.wgan import WGANGP, batch_norm_layers, critic_gradient_norms
 
-WGAN_METRICS = {"d_loss", "g_loss", "w_distance", "gp", "grad_norm"}
+# grad_norm: the critic's gradient norm at the penalty's interpolates; d/g_grad_norm: the parameter gradients' norms.
+WGAN_METRICS = {"d_loss", "g_loss", "w_distance", "gp", "grad_norm", "d_grad_norm", "g_grad_norm"}
 
 
 def _tiny_wgan(precision="float32", d_steps=5, shape=(8, 8, 1), **kwargs):
