@@ -185,3 +185,78 @@ def mode_coverage(samples, modes: int = 8, radius: float = 2.0, std: float = 0.0
         "min_count": int(min_count),
         "n": int(len(x)),
     }
+
+
+class RingMonitor(keras.callbacks.Callback):
+    """Every ``every`` train steps, draws G's points for a fixed z and scores them with ``mode_coverage``.
+
+    ``snapshots`` maps the step to float32 [n, 2] points, ``coverage`` to the
+    ``mode_coverage`` dict, so a notebook can plot the ring at several steps
+    (``plot_ring``) and print how the covered modes change. Use it as an extra
+    callback of ``gu.train`` or ``gan.fit``; it reads ``model.sampler``.
+
+    Args:
+        every: train steps between two snapshots (the first is taken after ``every`` steps).
+        n: points per snapshot.
+        seed: seed of the fixed z.
+        ring: keyword arguments of ``mode_coverage`` (``modes``, ``radius``, ``std`` ...).
+    """
+
+    def __init__(self, every: int = 500, n: int = 2500, seed: int = 0, **ring):
+        super().__init__()
+        check_positive("every", every)
+        check_positive("n", n)
+        self.every, self.n, self.seed, self.ring = int(every), int(n), seed, ring
+        self.snapshots: dict[int, np.ndarray] = {}
+        self.coverage: dict[int, dict] = {}
+        self._z = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.g_optimizer.iterations.numpy())
+        if step % self.every or step in self.snapshots:
+            return
+        sampler = self.model.sampler
+        if self._z is None:
+            latent_dim = int(sampler.inputs[0].shape[-1])
+            self._z = np.random.default_rng(self.seed).standard_normal((self.n, latent_dim)).astype(np.float32)
+        points = np.asarray(sampler(self._z, training=False), np.float32)
+        self.snapshots[step] = points
+        self.coverage[step] = mode_coverage(points, **self.ring)
+
+
+def plot_ring(snapshots: dict, modes: int = 8, radius: float = 2.0, std: float = 0.02, ncols: int | None = None,
+              size: float = 2.4, title: str | None = None):
+    """Scatter plots of generated points over the ring's modes, one panel per entry of ``snapshots``.
+
+    Args:
+        snapshots: ``{label: float [N, 2] points}``, e.g. ``RingMonitor.snapshots`` ({step: points})
+            or ``{method name: points}``. Each panel's title gives the label and the modes covered.
+        modes, radius, std: the ring (its centres are drawn as circles of 3 std).
+        ncols: panels per row (default: all in one row).
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not snapshots:
+        raise ValueError("snapshots is empty: pass {label: points [N, 2]}")
+    ncols = ncols or len(snapshots)
+    nrows = -(-len(snapshots) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    centres = ring_centres(modes, radius)
+    lim = radius * 1.6
+    for ax in axes.ravel()[len(snapshots):]:
+        ax.axis("off")
+    for ax, (label, points) in zip(axes.ravel(), snapshots.items()):
+        points = np.asarray(points)
+        covered = mode_coverage(points, modes, radius, std)["modes_covered"]
+        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.3, color="C0", rasterized=True)
+        for c in centres:
+            ax.add_patch(plt.Circle(c, 3 * std, color="C3", fill=False, lw=1))
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[], yticks=[])
+        ax.set_title(f"{label}: {covered}/{modes} modes", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

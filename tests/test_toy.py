@@ -135,3 +135,23 @@ def test_the_ring_trains_through_gu_train_and_resumes(tmp_path):
     for key in ("d_loss", "g_loss", "d_real", "d_fake"):
         assert resumed.history[key] == straight.history[key], key
     assert (tmp_path / "straight" / "generator.keras").is_file()
+
+
+def test_ring_monitor_snapshots_and_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from gan_utils.toy import RingMonitor, plot_ring
+
+    keras.utils.set_random_seed(0)
+    gan = GAN(build_toy_generator(hidden=(16,)), build_toy_discriminator(hidden=(16,)), seed=0)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    monitor = RingMonitor(every=2, n=50)
+    gan.fit(toy_dataset(256, 64), epochs=1, verbose=0, callbacks=[monitor])  # 4 steps
+    assert sorted(monitor.snapshots) == [2, 4] and monitor.snapshots[2].shape == (50, 2)
+    assert monitor.coverage[4]["n"] == 50
+    fig = plot_ring({**monitor.snapshots, "real": ring_of_gaussians(200)}, ncols=2)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[-1] == "real: 8/8 modes" and len(titles) == 3
+    with pytest.raises(ValueError, match="every"):
+        RingMonitor(every=0)
