@@ -17,9 +17,12 @@ How to read the health check:
   discriminator that wins too fast: G's samples lie where D is saturated and G
   gets little signal. Remedies: one-sided label smoothing, instance noise, a
   smaller D learning rate than G's (two time-scale updates, TTUR), a smaller D.
+  With label smoothing D(x) stays near 1 - alpha: read the gap D(x) - D(G(z)).
+  With instance noise both are measured on the noisy images D trains on.
 - **Gradient norms** (log scale). G's norm collapsing by orders of magnitude
   means G no longer learns (vanishing gradients, e.g. the minimax loss against
-  a confident D); norms growing by orders of magnitude come before divergence.
+  a confident D; with the default non-saturating loss a winning D shows up as a
+  climbing ``g_loss`` instead, while G's norm may even grow); norms growing by orders of magnitude come before divergence.
   Steady norms with slow drift are normal.
 
 What the curves cannot show: mode collapse (G producing a few kinds of image)
@@ -101,7 +104,9 @@ def health_report(history, window: int = 3, confident: float = 0.9, vanish_ratio
     ``window`` epochs, or all of them if fewer):
 
     1. Not finite: any loss or gradient norm is NaN or infinite.
-    2. D wins: over the recent epochs D(x) > ``confident`` and D(G(z)) < 1 - ``confident``.
+    2. D wins: over the recent epochs D(G(z)) < 1 - ``confident`` and D(x) - D(G(z)) >
+       ``confident`` - 0.2 (0.7 by default). The gap, not D(x) alone, so that one-sided
+       label smoothing, which caps D(x) near 1 - alpha, does not hide a winning D.
     3. G's gradient vanishes: its last norm is below ``vanish_ratio`` times its
        largest norm of the run (needs 2 epochs or more).
     4. Gradients explode: a last norm above ``explode_ratio`` times that network's first norm.
@@ -127,11 +132,13 @@ def health_report(history, window: int = 3, confident: float = 0.9, vanish_ratio
     real, fake = history.get("d_real", []), history.get("d_fake", [])
     if real and fake:
         k = min(window, len(real), len(fake))
-        if all(r > confident for r in real[-k:]) and all(f < 1.0 - confident for f in fake[-k:]):
+        gap = confident - 0.2
+        if all(f < 1.0 - confident and r - f > gap for r, f in zip(real[-k:], fake[-k:])):
             warnings.append(
-                f"D is winning: over the last {k} epoch(s) mean D(x) > {confident} and mean D(G(z)) < "
-                f"{1.0 - confident:.2g}, so G gets little useful gradient. Try label_smoothing=0.1, instance_noise, "
-                "a smaller D learning rate than G's (TTUR) or a smaller D.")
+                f"D is winning: over the last {k} epoch(s) mean D(G(z)) < {1.0 - confident:.2g} and mean D(x) is "
+                f"more than {gap:.2g} above it, so G gets little useful gradient. Try a smaller D learning rate "
+                "than G's (two time-scale updates), a smaller D or fewer D steps, instance_noise, or "
+                "label_smoothing=0.1.")
     g_norm = [v for v in history.get("g_grad_norm", []) if math.isfinite(v)]
     if len(g_norm) >= 2 and g_norm[-1] < vanish_ratio * max(g_norm):
         warnings.append(

@@ -84,3 +84,11 @@ def test_health_check_figure_has_the_expected_panels():
     assert [ax.get_title() for ax in plot_health_check(wgan).get_axes()] == ["loss balance"]
     with pytest.raises(ValueError, match="none of the metrics"):
         plot_health_check({"score": [1.0]})
+
+
+def test_a_winning_d_is_flagged_under_label_smoothing_too():
+    # One-sided smoothing 0.2 caps D(x) near 0.8, but D(G(z)) near 0.07 is still a D that wins.
+    h = {"d_real": [0.80, 0.80, 0.81], "d_fake": [0.07, 0.06, 0.07], "d_loss": [0.6] * 3, "g_loss": [3.9] * 3}
+    assert any("D is winning" in w for w in health_report(h))
+    balanced = {"d_real": [0.75, 0.74, 0.75], "d_fake": [0.33, 0.32, 0.33]}
+    assert not any("D is winning" in w for w in health_report(balanced))
