@@ -96,7 +96,7 @@ def plot_health_check(history, size: tuple[float, float] = (11.0, 3.0)):
     return fig
 
 
-def health_report(history, window: int = 3, confident: float = 0.9, vanish_ratio: float = 0.01,
+def health_report(history, window: int = 3, confident: float = 0.9, gap: float = 0.7, vanish_ratio: float = 0.01,
                   explode_ratio: float = 100.0, swing: float = 0.2) -> list[str]:
     """Warnings, in plain words, from a few simple rules on the per-epoch history; [] if none fire.
 
@@ -105,8 +105,8 @@ def health_report(history, window: int = 3, confident: float = 0.9, vanish_ratio
 
     1. Not finite: any loss or gradient norm is NaN or infinite.
     2. D wins: over the recent epochs D(G(z)) < 1 - ``confident`` and D(x) - D(G(z)) >
-       ``confident`` - 0.2 (0.7 by default). The gap, not D(x) alone, so that one-sided
-       label smoothing, which caps D(x) near 1 - alpha, does not hide a winning D.
+       ``gap``. The gap, not D(x) alone, so that one-sided label smoothing, which caps
+       D(x) near 1 - alpha, does not hide a winning D (for alpha above about 0.2 lower ``gap``).
     3. G's gradient vanishes: its last norm is below ``vanish_ratio`` times its
        largest norm of the run (needs 2 epochs or more).
     4. Gradients explode: a last norm above ``explode_ratio`` times that network's first norm.
@@ -122,6 +122,8 @@ def health_report(history, window: int = 3, confident: float = 0.9, vanish_ratio
         raise ValueError(f"window must be a positive integer (epochs), got {window!r}")
     if not 0.5 < confident < 1.0:
         raise ValueError(f"confident must be in (0.5, 1), e.g. 0.9; got {confident!r}")
+    if not 0.0 < gap < 1.0:
+        raise ValueError(f"gap must be in (0, 1), e.g. 0.7; got {gap!r}")
     warnings = []
     watched = [k for k in ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm") if history.get(k)]
     for key in watched:
@@ -132,7 +134,6 @@ def health_report(history, window: int = 3, confident: float = 0.9, vanish_ratio
     real, fake = history.get("d_real", []), history.get("d_fake", [])
     if real and fake:
         k = min(window, len(real), len(fake))
-        gap = confident - 0.2
         if all(f < 1.0 - confident and r - f > gap for r, f in zip(real[-k:], fake[-k:])):
             warnings.append(
                 f"D is winning: over the last {k} epoch(s) mean D(G(z)) < {1.0 - confident:.2g} and mean D(x) is "

@@ -163,9 +163,10 @@ class GAN(keras.Model):
         """Attach the two optimisers (Adam(2e-4, beta_1=0.5) each by default).
 
         Two time-scale updates (TTUR, Heusel et al., 2017) give D and G different
-        learning rates. Which way depends on the failure: SAGAN and BigGAN train a
-        spectrally normalised D faster (4e-4 against G's 1e-4), while a D that
-        wins too fast is slowed down (e.g. D 1e-4, G 4e-4; notebook 06).
+        learning rates. Which way depends on the failure: SAGAN trains its spectrally
+        normalised D faster (4e-4 against G's 1e-4; BigGAN keeps the 4:1 ratio at
+        2e-4 / 5e-5), while a D that wins too fast is slowed down (e.g. D 1e-4,
+        G 4e-4; notebook 06).
         Under the ``mixed_float16`` policy each optimiser is wrapped in a
         ``LossScaleOptimizer``. ``steps_per_execution`` runs several train steps
         per compiled call (less Python overhead); ``jit_compile`` turns on XLA.

@@ -213,7 +213,9 @@ class RingMonitor(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.g_optimizer.iterations.numpy())
-        if step % self.every or step in self.snapshots:
+        # A snapshot whenever another `every` steps have passed (with steps_per_execution > 1 the
+        # callback sees every k-th step only, so test the interval, not the remainder).
+        if step // self.every <= max(self.snapshots, default=0) // self.every:
             return
         sampler = self.model.sampler
         if self._z is None:
