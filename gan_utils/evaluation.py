@@ -19,7 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import distances as dist
-from .metrics import class_fractions, classifier_outputs, classifier_score, kl_to_uniform, label_accuracy
+from .metrics import (
+    as_mnist_uint8,
+    class_fractions,
+    classifier_outputs,
+    classifier_score,
+    kl_to_uniform,
+    label_accuracy,
+)
 
 
 @dataclass
@@ -81,15 +88,6 @@ def _pixels(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float32) / 255.0
 
 
-def _uint8(images) -> np.ndarray:
-    from .data import to_float_images, to_uint8_images
-
-    arr = np.asarray(images)
-    if arr.dtype != np.uint8:
-        arr = to_uint8_images(to_float_images(arr))
-    return arr[..., None] if arr.ndim == 3 else arr
-
-
 def evaluate_samples(images, reference: Reference, labels=None, memorise: bool = True,
                      kid_subset: int = 1000, seed: int = 0) -> dict:
     """Every metric of ``images`` against ``reference``.
@@ -107,7 +105,7 @@ def evaluate_samples(images, reference: Reference, labels=None, memorise: bool =
         ``memorisation_ratio`` and ``copies``
         (or None), and ``seconds`` spent on each metric.
     """
-    images = _uint8(images)
+    images = as_mnist_uint8(images)
     seconds = {}
     t = time.perf_counter()
     features, probs = classifier_outputs(images, reference.classifier)

@@ -73,8 +73,12 @@ def load_classifier(path: str | Path | None = None) -> keras.Model:
     return model
 
 
-def _as_pixels(images) -> np.ndarray:
-    """uint8 [N, 28, 28(, 1)] or float [-1, 1] [N, 28, 28, 1] -> float32 [N, 28, 28, 1] in [0, 255]."""
+def as_mnist_uint8(images) -> np.ndarray:
+    """The classifier's input pipeline: uint8 [N, 28, 28, 1], from uint8 [N, 28, 28(, 1)] or float [-1, 1] images.
+
+    Floats are quantised exactly as a saved PNG would be (``data.to_uint8_images``),
+    so real and generated images reach every metric the same way.
+    """
     from .data import to_float_images, to_uint8_images
 
     arr = np.asarray(images)
@@ -84,7 +88,12 @@ def _as_pixels(images) -> np.ndarray:
         arr = arr[..., None]
     if arr.shape[1:] != (28, 28, 1):
         raise ValueError(f"the MNIST classifier takes [N, 28, 28, 1] images, got shape {arr.shape}")
-    return arr.astype(np.float32)
+    return arr
+
+
+def _as_pixels(images) -> np.ndarray:
+    """``as_mnist_uint8`` as float32 values in [0, 255] (what the classifier's Rescaling layer expects)."""
+    return as_mnist_uint8(images).astype(np.float32)
 
 
 def classifier_probs(images, classifier: keras.Model | None = None, batch_size: int = 500) -> np.ndarray:
