@@ -175,11 +175,22 @@ def _norm_layer(norm: str, name: str):
     return layers.BatchNormalization(name=name) if norm == "batch" else layers.LayerNormalization(name=name)
 
 
-def dcgan_generator_body(x, image_shape, width: int = 64, kernel_size: int = 4):
+def _refine(x, filters: int, extra_convs: int, name: str):
+    """``extra_convs`` blocks of Conv2D(3x3, stride 1, 'same') + BatchNorm + ReLU that keep the shape."""
+    for j in range(extra_convs):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{j}")(x)
+        x = layers.BatchNormalization(name=f"{name}_conv{j}_bn")(x)
+        x = layers.ReLU(name=f"{name}_conv{j}_relu")(x)
+    return x
+
+
+def dcgan_generator_body(x, image_shape, width: int = 64, kernel_size: int = 4, extra_convs: int = 0):
     """The DCGAN generator's layers applied to a latent tensor ``x`` [B, D]: returns the image tensor.
 
     Shared by ``build_dcgan_generator`` and the conditional generator (which
     feeds it z joined with a label embedding). ``image_shape`` must be square.
+    ``extra_convs`` stride-1 3x3 blocks follow the projection and every hidden
+    upsampling block (see ``build_dcgan_generator``).
     """
     height, _, channels = image_shape
     base, n = upsampling_plan(height)
@@ -188,12 +199,14 @@ def dcgan_generator_body(x, image_shape, width: int = 64, kernel_size: int = 4):
     x = layers.BatchNormalization(name="project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((base, base, filters), name="to_grid")(x)
+    x = _refine(x, filters, extra_convs, "grid")
     for i in range(n - 1):
         filters //= 2
         x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same", use_bias=False,
                                    name=f"up_{i}")(x)
         x = layers.BatchNormalization(name=f"up_{i}_bn")(x)
         x = layers.ReLU(name=f"up_{i}_relu")(x)
+        x = _refine(x, filters, extra_convs, f"up_{i}")
     # The output layer computes in float32 so that samples stay float32 under mixed precision.
     return layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same", activation="tanh",
                                   dtype="float32", name="image")(x)
@@ -244,6 +257,7 @@ def build_dcgan_generator(
     width: int = 64,
     kernel_size: int = 4,
     name: str = "dcgan_generator",
+    extra_convs: int = 0,
 ) -> keras.Model:
     """DCGAN generator (Radford et al., 2015): project z, then stride-2 transposed convolutions.
 
@@ -260,14 +274,21 @@ def build_dcgan_generator(
         kernel_size: side of the transposed-convolution kernels (4 divides
             evenly by the stride 2, which avoids checkerboard artefacts).
         name: model name.
+        extra_convs: stride-1 3x3 Conv2D + BatchNorm + ReLU blocks (same channels,
+            same side) after the projection and after every upsampling block but the
+            last: 0 is Radford et al.'s generator. They add depth where the digit's
+            shape is decided, on small grids (7x7 and 14x14 for MNIST); one block per
+            grid took 1.2 to 1.7 times the seconds per epoch in our MNIST runs.
 
     Returns:
         keras.Model: float32 [B, latent_dim] -> float32 [B, H, W, C] in [-1, 1].
     """
     check_positive("latent_dim", latent_dim)
     shape = check_dcgan_args(image_shape, width, kernel_size)
+    if not isinstance(extra_convs, int) or isinstance(extra_convs, bool) or extra_convs < 0:
+        raise ValueError(f"extra_convs must be an integer >= 0 (0: the plain DCGAN generator), got {extra_convs!r}")
     z = keras.Input((latent_dim,), name="z")
-    return keras.Model(z, dcgan_generator_body(z, shape, width, kernel_size), name=name)
+    return keras.Model(z, dcgan_generator_body(z, shape, width, kernel_size, extra_convs), name=name)
 
 
 def build_dcgan_discriminator(

@@ -41,6 +41,32 @@ def test_dcgan_width_sets_the_channels():
     assert [d.get_layer(f"down_{i}").output.shape[-1] for i in range(3)] == [8, 16, 32]
 
 
+def test_extra_convs_add_shape_keeping_blocks_at_every_hidden_resolution():
+    plain = build_dcgan_generator(10, (28, 28, 1), width=8)
+    deep = build_dcgan_generator(10, (28, 28, 1), width=8, extra_convs=2)
+    # Two 3x3 stride-1 blocks at 7x7 (16 channels) and at 14x14 (8 channels); none at 28x28.
+    for name, side, channels in (("grid", 7, 16), ("up_0", 14, 8)):
+        for j in range(2):
+            conv = deep.get_layer(f"{name}_conv{j}")
+            assert conv.kernel_size == (3, 3) and conv.strides == (1, 1)
+            assert conv.output.shape[1:] == (side, side, channels)
+    extra = [layer for layer in deep.layers if layer.name.endswith(("_conv0", "_conv1"))]
+    assert len(extra) == 4
+    # 3x3 kernels without bias (BatchNorm shifts): 9*16*16 + 9*8*8 weights per block pair, plus BN's 4 per channel.
+    added = 2 * (9 * 16 * 16 + 4 * 16) + 2 * (9 * 8 * 8 + 4 * 8)
+    assert deep.count_params() - plain.count_params() == added
+    images = np.asarray(deep(np.zeros((2, 10), np.float32), training=False))
+    assert images.shape == (2, 28, 28, 1) and np.abs(images).max() <= 1
+    # The default is Radford et al.'s generator: no extra layers.
+    assert not any(layer.name.endswith("_conv0") for layer in plain.layers)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True, "1"])
+def test_extra_convs_bad_values(value):
+    with pytest.raises(ValueError, match="extra_convs must be an integer >= 0"):
+        build_dcgan_generator(10, (28, 28, 1), width=8, extra_convs=value)
+
+
 @pytest.mark.parametrize("norm, layer_type", [("batch", keras.layers.BatchNormalization),
                                               ("layer", keras.layers.LayerNormalization)])
 def test_discriminator_norm_choice(norm, layer_type):
