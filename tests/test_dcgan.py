@@ -52,7 +52,7 @@ def test_extra_convs_add_shape_keeping_blocks_at_every_hidden_resolution():
             assert conv.output.shape[1:] == (side, side, channels)
     extra = [layer for layer in deep.layers if layer.name.endswith(("_conv0", "_conv1"))]
     assert len(extra) == 4
-    # 3x3 kernels without bias (BatchNorm shifts): 9*16*16 + 9*8*8 weights per block pair, plus BN's 4 per channel.
+    # Each block: a 3x3 kernel without bias (BatchNorm shifts), 9 * C * C weights, and BatchNorm's 4 numbers per channel.
     added = 2 * (9 * 16 * 16 + 4 * 16) + 2 * (9 * 8 * 8 + 4 * 8)
     assert deep.count_params() - plain.count_params() == added
     images = np.asarray(deep(np.zeros((2, 10), np.float32), training=False))

@@ -1,0 +1,88 @@
+"""Short training runs of MLP or DCGAN variants, scored after every epoch: how the recipes were chosen.
+
+Each run trains one configuration on all 60,000 MNIST digits through ``gu.train``,
+scores 2,000 EMA samples with the shipped classifier after every epoch, then
+10,000 at the end, and prints the per-epoch scores, the minutes of training and
+the class shares. Run configurations one at a time (they use both CPU cores):
+
+    .venv/bin/python benchmarks/gan_variants.py '{"name": "dcgan_lr8", "kind": "dcgan", "epochs": 6, "lr": 8e-4}'
+    .venv/bin/python benchmarks/gan_variants.py '{"name": "mlp_lr8", "kind": "mlp", "epochs": 10, "lr": 8e-4}'
+
+Keys (all optional but ``name``): kind ("dcgan" or "mlp"), epochs, batch, lr (both
+networks) or d_lr / g_lr, beta1, beta2, ema, seed, precision ("auto", "float32" ...),
+latent; DCGAN: g_width, d_width, g_extra_convs, d_norm ("batch", "layer" or null),
+d_dropout, spectral_norm, minibatch_std; MLP: g_hidden, d_hidden, d_dropout,
+spectral_norm, minibatch_std. Runs write to artifacts/benchmarks/variants/NAME
+(deleted first). A measurement, not a test: numbers vary from run to run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import gan_utils as gu  # noqa: E402
+from gan_utils.config import dtype_policy  # noqa: E402
+
+
+def build(cfg: dict):
+    """(generator, discriminator) for a configuration dict."""
+    latent = cfg.get("latent", 100)
+    if cfg.get("kind", "dcgan") == "dcgan":
+        g = gu.build_dcgan_generator(latent, (28, 28, 1), width=cfg.get("g_width", 32),
+                                     extra_convs=cfg.get("g_extra_convs", 0))
+        d = gu.build_dcgan_discriminator((28, 28, 1), width=cfg.get("d_width", 32), norm=cfg.get("d_norm", "batch"),
+                                         dropout=cfg.get("d_dropout", 0.0), spectral_norm=cfg.get("spectral_norm", False),
+                                         minibatch_std=cfg.get("minibatch_std", False))
+        return g, d
+    g = gu.build_mlp_generator(latent, (28, 28, 1), hidden=tuple(cfg.get("g_hidden", (256, 512, 1024))))
+    d = gu.build_mlp_discriminator((28, 28, 1), hidden=tuple(cfg.get("d_hidden", (512, 256))),
+                                   dropout=cfg.get("d_dropout", 0.0), spectral_norm=cfg.get("spectral_norm", False),
+                                   minibatch_std=cfg.get("minibatch_std", False))
+    return g, d
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__)
+        return 2
+    cfg = json.loads(argv[0])
+    name = cfg["name"]
+    out = gu.artifacts_dir("benchmarks", "variants", name)
+    shutil.rmtree(out, ignore_errors=True)
+    seed = cfg.get("seed", 0)
+    gu.set_seed(seed)
+    (x, _), _ = gu.load_mnist()
+    data = gu.make_dataset(x, batch_size=cfg.get("batch", 64), seed=seed)
+    default_precision = "auto" if cfg.get("kind", "dcgan") == "dcgan" else "float32"
+    with dtype_policy(cfg.get("precision", default_precision)):
+        g, d = build(cfg)
+        gan = gu.GAN(g, d, seed=seed, ema_decay=cfg.get("ema", 0.999))
+    lr = cfg.get("lr", 2e-4)
+    b1, b2 = cfg.get("beta1", 0.5), cfg.get("beta2", 0.999)
+    gan.compile(d_optimizer=keras.optimizers.Adam(cfg.get("d_lr", lr), beta_1=b1, beta_2=b2),
+                g_optimizer=keras.optimizers.Adam(cfg.get("g_lr", lr), beta_1=b1, beta_2=b2))
+    result = gu.train(gan, data, out, cfg.get("epochs", 6), verbose=0, score_samples=2000)
+    h = result.history
+    minutes = np.cumsum(h["seconds"]) / 60
+    print(f"{name}: G {g.count_params():,} parameters, D {d.count_params():,}")
+    for epoch, (score, m) in enumerate(zip(h["score"], minutes), 1):
+        print(f"  epoch {epoch:2d}  {m:5.1f} min  score {score:.2f}  D(x) {h['d_real'][epoch - 1]:.2f}  "
+              f"D(G(z)) {h['d_fake'][epoch - 1]:.2f}")
+    images, _ = gu.generate_images(gan.sampler, 10_000, seed=0)
+    final = gu.score_samples(images)
+    print(f"RESULT {name}: {minutes[-1]:.1f} min of training, score of 10,000 EMA samples "
+          f"{final['classifier_score']:.2f}, class shares {final['min_class_fraction']:.1%} to "
+          f"{final['max_class_fraction']:.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
