@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -30,6 +31,27 @@ import numpy as np  # noqa: E402
 
 import gan_utils as gu  # noqa: E402
 from gan_utils.config import dtype_policy  # noqa: E402
+
+COMMON_KEYS = {"name", "kind", "epochs", "batch", "lr", "d_lr", "g_lr", "beta1", "beta2", "ema", "seed", "precision",
+               "latent", "d_dropout", "spectral_norm", "minibatch_std"}
+KIND_KEYS = {"dcgan": {"g_width", "d_width", "g_extra_convs", "d_norm"}, "mlp": {"g_hidden", "d_hidden"}}
+
+
+def check_config(cfg) -> dict:
+    """The configuration, or a ValueError naming the bad key, kind or name (a typo must not mislabel a run)."""
+    if not isinstance(cfg, dict):
+        raise ValueError(f"the configuration must be a JSON object, got {cfg!r}")
+    kind = cfg.get("kind", "dcgan")
+    if kind not in KIND_KEYS:
+        raise ValueError(f"kind must be one of {sorted(KIND_KEYS)}, got {kind!r}")
+    unknown = set(cfg) - COMMON_KEYS - KIND_KEYS[kind]
+    if unknown:
+        raise ValueError(f"unknown keys for kind {kind!r}: {sorted(unknown)}; allowed: "
+                         f"{sorted(COMMON_KEYS | KIND_KEYS[kind])}")
+    name = cfg.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in (".", ".."):
+        raise ValueError(f"name must be a simple folder name (letters, digits, _ . -), got {name!r}")
+    return cfg
 
 
 def build(cfg: dict):
@@ -53,7 +75,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(__doc__)
         return 2
-    cfg = json.loads(argv[0])
+    cfg = check_config(json.loads(argv[0]))
     name = cfg["name"]
     out = gu.artifacts_dir("benchmarks", "variants", name)
     shutil.rmtree(out, ignore_errors=True)

@@ -50,6 +50,7 @@ def build_conditional_generator(
     kernel_size: int = 4,
     embed_dim: int = 50,
     name: str = "conditional_generator",
+    extra_convs: int = 0,
 ) -> keras.Model:
     """G(z, y): z joined with a learned label embedding, then the DCGAN generator.
 
@@ -63,6 +64,7 @@ def build_conditional_generator(
         width, kernel_size: as in ``build_dcgan_generator``.
         embed_dim: size of the label embedding joined to z.
         name: model name.
+        extra_convs: stride-1 3x3 blocks per hidden resolution, as in ``build_dcgan_generator``.
 
     Returns:
         keras.Model: ``[z float32 [B, latent_dim], labels int32 [B]]`` ->
@@ -76,7 +78,7 @@ def build_conditional_generator(
     labels = _labels_input()
     embedded = layers.Embedding(num_classes, embed_dim, name="label_embedding")(labels)
     x = layers.Concatenate(name="z_and_label")([z, embedded])
-    return keras.Model([z, labels], dcgan_generator_body(x, shape, width, kernel_size), name=name)
+    return keras.Model([z, labels], dcgan_generator_body(x, shape, width, kernel_size, extra_convs), name=name)
 
 
 def build_conditional_discriminator(

@@ -12,6 +12,7 @@ Any pair with these signatures, built by hand with Keras, trains through
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import keras
@@ -175,6 +176,13 @@ def _norm_layer(norm: str, name: str):
     return layers.BatchNormalization(name=name) if norm == "batch" else layers.LayerNormalization(name=name)
 
 
+def check_extra_convs(extra_convs) -> int:
+    """Validate the number of extra stride-1 blocks per resolution (an integer >= 0)."""
+    if isinstance(extra_convs, bool) or not isinstance(extra_convs, numbers.Integral) or extra_convs < 0:
+        raise ValueError(f"extra_convs must be an integer >= 0 (0: the plain DCGAN generator), got {extra_convs!r}")
+    return int(extra_convs)
+
+
 def _refine(x, filters: int, extra_convs: int, name: str):
     """``extra_convs`` blocks of Conv2D(3x3, stride 1, 'same') + BatchNorm + ReLU that keep the shape."""
     for j in range(extra_convs):
@@ -192,6 +200,7 @@ def dcgan_generator_body(x, image_shape, width: int = 64, kernel_size: int = 4, 
     ``extra_convs`` stride-1 3x3 blocks follow the projection and every hidden
     upsampling block (see ``build_dcgan_generator``).
     """
+    check_extra_convs(extra_convs)
     height, _, channels = image_shape
     base, n = upsampling_plan(height)
     filters = width * 2 ** (n - 1)
@@ -285,8 +294,7 @@ def build_dcgan_generator(
     """
     check_positive("latent_dim", latent_dim)
     shape = check_dcgan_args(image_shape, width, kernel_size)
-    if not isinstance(extra_convs, int) or isinstance(extra_convs, bool) or extra_convs < 0:
-        raise ValueError(f"extra_convs must be an integer >= 0 (0: the plain DCGAN generator), got {extra_convs!r}")
+    extra_convs = check_extra_convs(extra_convs)
     z = keras.Input((latent_dim,), name="z")
     return keras.Model(z, dcgan_generator_body(z, shape, width, kernel_size, extra_convs), name=name)
 

@@ -4,7 +4,13 @@ import keras
 import numpy as np
 import pytest
 
-from gan_utils import GAN, build_dcgan_discriminator, build_dcgan_generator, make_dataset
+from gan_utils import (
+    GAN,
+    build_conditional_generator,
+    build_dcgan_discriminator,
+    build_dcgan_generator,
+    make_dataset,
+)
 from gan_utils.config import dtype_policy, resolve_precision
 from gan_utils.models import upsampling_plan
 
@@ -65,6 +71,16 @@ def test_extra_convs_add_shape_keeping_blocks_at_every_hidden_resolution():
 def test_extra_convs_bad_values(value):
     with pytest.raises(ValueError, match="extra_convs must be an integer >= 0"):
         build_dcgan_generator(10, (28, 28, 1), width=8, extra_convs=value)
+    with pytest.raises(ValueError, match="extra_convs must be an integer >= 0"):
+        build_conditional_generator(10, (28, 28, 1), width=8, extra_convs=value)
+
+
+def test_extra_convs_in_the_conditional_generator_and_numpy_ints():
+    plain = build_conditional_generator(10, (28, 28, 1), width=8)
+    deep = build_conditional_generator(10, (28, 28, 1), width=8, extra_convs=np.int64(1))
+    assert deep.get_layer("grid_conv0").output.shape[1:] == (7, 7, 16)
+    assert deep.get_layer("up_0_conv0").output.shape[1:] == (14, 14, 8)
+    assert deep.count_params() - plain.count_params() == (9 * 16 * 16 + 4 * 16) + (9 * 8 * 8 + 4 * 8)
 
 
 @pytest.mark.parametrize("norm, layer_type", [("batch", keras.layers.BatchNormalization),
