@@ -26,11 +26,10 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import gan_utils as gu  # noqa: E402
-from gan_utils.config import dtype_policy  # noqa: E402
+from gan_utils.recipes import Recipe  # noqa: E402
 
 COMMON_KEYS = {"name", "kind", "epochs", "batch", "lr", "d_lr", "g_lr", "beta1", "beta2", "ema", "seed", "precision",
                "latent", "d_dropout", "spectral_norm", "minibatch_std"}
@@ -51,13 +50,13 @@ def check_config(cfg) -> dict:
     name = cfg.get("name")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in (".", ".."):
         raise ValueError(f"name must be a simple folder name (letters, digits, _ . -), got {name!r}")
-    return cfg
+    return {**cfg, "kind": kind}
 
 
 def build(cfg: dict):
     """(generator, discriminator) for a configuration dict."""
     latent = cfg.get("latent", 100)
-    if cfg.get("kind", "dcgan") == "dcgan":
+    if cfg["kind"] == "dcgan":
         g = gu.build_dcgan_generator(latent, (28, 28, 1), width=cfg.get("g_width", 32),
                                      extra_convs=cfg.get("g_extra_convs", 0))
         d = gu.build_dcgan_discriminator((28, 28, 1), width=cfg.get("d_width", 32), norm=cfg.get("d_norm", "batch"),
@@ -82,19 +81,19 @@ def main(argv: list[str]) -> int:
     seed = cfg.get("seed", 0)
     gu.set_seed(seed)
     (x, _), _ = gu.load_mnist()
-    data = gu.make_dataset(x, batch_size=cfg.get("batch", 64), seed=seed)
-    default_precision = "auto" if cfg.get("kind", "dcgan") == "dcgan" else "float32"
-    with dtype_policy(cfg.get("precision", default_precision)):
-        g, d = build(cfg)
-        gan = gu.GAN(g, d, seed=seed, ema_decay=cfg.get("ema", 0.999))
     lr = cfg.get("lr", 2e-4)
-    b1, b2 = cfg.get("beta1", 0.5), cfg.get("beta2", 0.999)
-    gan.compile(d_optimizer=keras.optimizers.Adam(cfg.get("d_lr", lr), beta_1=b1, beta_2=b2),
-                g_optimizer=keras.optimizers.Adam(cfg.get("g_lr", lr), beta_1=b1, beta_2=b2))
-    result = gu.train(gan, data, out, cfg.get("epochs", 6), verbose=0, score_samples=2000)
+    # The same path as the CLI's recipes: build under the dtype policy, wrap in GAN with an EMA, compile.
+    recipe = Recipe(name=name, build=lambda _recipe, _shape: build(cfg), epochs=cfg.get("epochs", 6),
+                    batch_size=cfg.get("batch", 64), d_lr=cfg.get("d_lr", lr), g_lr=cfg.get("g_lr", lr),
+                    beta_1=cfg.get("beta1", 0.5), beta_2=cfg.get("beta2", 0.999),
+                    precision=cfg.get("precision", "auto" if cfg["kind"] == "dcgan" else "float32"),
+                    gan_kwargs={"ema_decay": cfg.get("ema", 0.999)})
+    gan = gu.build_gan(recipe, seed=seed)
+    data = gu.make_dataset(x, batch_size=recipe.batch_size, seed=seed)
+    result = gu.train(gan, data, out, recipe.epochs, verbose=0, score_samples=2000)
     h = result.history
     minutes = np.cumsum(h["seconds"]) / 60
-    print(f"{name}: G {g.count_params():,} parameters, D {d.count_params():,}")
+    print(f"{name}: G {gan.generator.count_params():,} parameters, D {gan.discriminator.count_params():,}")
     for epoch, (score, m) in enumerate(zip(h["score"], minutes), 1):
         print(f"  epoch {epoch:2d}  {m:5.1f} min  score {score:.2f}  D(x) {h['d_real'][epoch - 1]:.2f}  "
               f"D(G(z)) {h['d_fake'][epoch - 1]:.2f}")

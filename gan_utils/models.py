@@ -200,7 +200,7 @@ def dcgan_generator_body(x, image_shape, width: int = 64, kernel_size: int = 4, 
     ``extra_convs`` stride-1 3x3 blocks follow the projection and every hidden
     upsampling block (see ``build_dcgan_generator``).
     """
-    check_extra_convs(extra_convs)
+    extra_convs = check_extra_convs(extra_convs)
     height, _, channels = image_shape
     base, n = upsampling_plan(height)
     filters = width * 2 ** (n - 1)
@@ -294,7 +294,6 @@ def build_dcgan_generator(
     """
     check_positive("latent_dim", latent_dim)
     shape = check_dcgan_args(image_shape, width, kernel_size)
-    extra_convs = check_extra_convs(extra_convs)
     z = keras.Input((latent_dim,), name="z")
     return keras.Model(z, dcgan_generator_body(z, shape, width, kernel_size, extra_convs), name=name)
 
