@@ -140,6 +140,18 @@ LIKELY_CAUSES = (
 )
 
 
+class RecalibrateSampler(keras.callbacks.Callback):
+    """At the end of every epoch, ``gan.recalibrate_sampler()`` (GANs built with ``bn_recalibration``).
+
+    It runs after ``NaNGuard`` and before the history, grids and checkpoint, so
+    the epoch's scores, its grid and the checkpointed EMA generator all use the
+    recalibrated statistics. The second it takes is counted in ``seconds``.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.recalibrate_sampler()
+
+
 class NaNGuard(keras.callbacks.Callback):
     """Stops training at the first non-finite loss, with a message that says what to try.
 

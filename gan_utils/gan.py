@@ -72,6 +72,12 @@ class GAN(keras.Model):
             None picks ``losses.default_feature_layer`` (the input of D's final Dense).
         track_grad_norms: record ``d_grad_norm`` and ``g_grad_norm``, the global L2
             norms of D's and G's gradients, averaged over the epoch's updates.
+        bn_recalibration: with ``ema_decay``, a number of samples (e.g. 4096): at the
+            end of every epoch of ``gan_utils.train`` (before its grids, scores and
+            checkpoint) the EMA generator's BatchNorm moving statistics are set to its
+            own batch statistics over that many fresh samples (``recalibrate_sampler``).
+            During training the EMA generator carries the live generator's moving
+            statistics, which were measured on other weights. 0 (default) keeps those.
 
     Metrics: ``d_loss``, ``g_loss`` (of the step's last D update and its G
     update), ``d_real`` and ``d_fake`` (mean D(x) and D(G(z)) of that D update),
@@ -91,6 +97,7 @@ class GAN(keras.Model):
         instance_noise_decay_steps: int | None = None,
         feature_layer: str | None = None,
         track_grad_norms: bool = True,
+        bn_recalibration: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -134,6 +141,14 @@ class GAN(keras.Model):
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), e.g. 0.999, or None; got {ema_decay}")
         self.ema_decay = ema_decay
+        if (isinstance(bn_recalibration, bool) or not isinstance(bn_recalibration, numbers.Integral)
+                or bn_recalibration < 0):
+            raise ValueError(f"bn_recalibration must be 0 (off) or a number of samples such as 4096, "
+                             f"got {bn_recalibration!r}")
+        if bn_recalibration and ema_decay is None:
+            raise ValueError("bn_recalibration recomputes the EMA generator's BatchNorm statistics: set ema_decay "
+                             "(e.g. 0.999) too, or leave bn_recalibration=0")
+        self.bn_recalibration = int(bn_recalibration)
         self.instance_noise, self.instance_noise_decay_steps = _check_instance_noise(
             instance_noise, instance_noise_decay_steps)
         self.ema_generator = None
@@ -202,6 +217,27 @@ class GAN(keras.Model):
     def sampler(self) -> keras.Model:
         """The generator used for samples and saving: the EMA copy if there is one."""
         return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def recalibrate_sampler(self, num_samples: int | None = None, seed: int = 0) -> int:
+        """Recompute the EMA generator's BatchNorm moving statistics from its own samples.
+
+        ``num_samples`` z (default ``bn_recalibration``) from a stateless seed, and
+        balanced labels for a conditional generator, go once through the EMA
+        generator in training mode (``sampling.recalibrate_batch_norm``). The same
+        weights and seed give the same statistics, so a resumed run stays exact, and
+        the live generator and the seed generator are untouched. The next train step
+        copies the live statistics back in; ``gan_utils.train`` recalibrates again at
+        the end of each epoch. Returns the number of BatchNorm layers recalibrated.
+        """
+        from .sampling import balanced_labels, num_classes_of, recalibrate_batch_norm
+
+        if self.ema_generator is None:
+            raise ValueError("recalibrate_sampler works on the EMA generator: build the GAN with ema_decay=...")
+        n = int(num_samples or self.bn_recalibration or 4096)
+        z = tf.random.stateless_normal((n, self.latent_dim), seed=(int(seed), 0x5EED))
+        labels = tf.constant(balanced_labels(n, num_classes_of(self.ema_generator))) if self.conditional else None
+        inputs = [z, labels] if self.conditional else z
+        return recalibrate_batch_norm(self.ema_generator, inputs)
 
     def call(self, inputs, training: bool = False):
         """Generate images: ``inputs`` is z (or ``[z, labels]`` when conditional)."""

@@ -222,26 +222,34 @@ def dcgan_generator_body(x, image_shape, width: int = 64, kernel_size: int = 4, 
 
 
 def dcgan_discriminator_features(x, width: int = 64, kernel_size: int = 4, norm: str | None = "batch",
-                                 dropout: float = 0.0, spectral_norm: bool = False, minibatch_std: bool = False):
+                                 dropout: float = 0.0, spectral_norm: bool = False, minibatch_std: bool = False,
+                                 extra_convs: int = 0):
     """The DCGAN discriminator's convolutional layers applied to an image tensor ``x``.
 
     Returns the flattened features [B, F] (F = (H / 2^n) * (W / 2^n) * width * 2^(n-1))
     that the last Dense layer reads. Shared with the conditional discriminators.
     ``spectral_norm`` wraps every Conv2D in ``SpectralNorm``; ``minibatch_std`` puts a
     ``MinibatchStdDev`` ("minibatch_std", one more channel) before the last convolution,
-    as ProGAN does before its last block.
+    as ProGAN does before its last block. ``extra_convs`` stride-1 3x3 blocks
+    (Conv2D + the same normalisation + LeakyReLU(0.2)) follow the last stride-2 block.
     """
+    extra_convs = check_extra_convs(extra_convs)
     _, n = upsampling_plan(int(x.shape[1]))
     for i in range(n):
         if minibatch_std and i == n - 1:
             x = MinibatchStdDev(name="minibatch_std")(x)
         conv = layers.Conv2D(width * 2**i, kernel_size, strides=2, padding="same", name=f"down_{i}")
-        x = spectral(conv, spectral_norm)(x)
-        if i > 0 and norm is not None:
-            x = _norm_layer(norm, f"down_{i}_{norm}norm")(x)
-        x = layers.LeakyReLU(0.2, name=f"down_{i}_lrelu")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name=f"down_{i}_dropout")(x)
+        blocks = [(conv, f"down_{i}")]
+        if i == n - 1:
+            blocks += [(layers.Conv2D(width * 2**i, 3, padding="same", name=f"down_{i}_conv{j}"), f"down_{i}_conv{j}")
+                       for j in range(extra_convs)]
+        for layer, name in blocks:
+            x = spectral(layer, spectral_norm)(x)
+            if (i > 0 or layer is not conv) and norm is not None:
+                x = _norm_layer(norm, f"{name}_{norm}norm")(x)
+            x = layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
+            if dropout:
+                x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
     return layers.Flatten(name="flatten")(x)
 
 
@@ -307,13 +315,16 @@ def build_dcgan_discriminator(
     name: str = "dcgan_discriminator",
     spectral_norm: bool = False,
     minibatch_std: bool = False,
+    extra_convs: int = 0,
+    hidden: int = 0,
 ) -> keras.Model:
     """DCGAN discriminator: stride-2 convolutions with LeakyReLU(0.2), then one logit.
 
     The mirror image of ``build_dcgan_generator``: ``n`` Conv2D(stride 2) blocks
     with ``width``, ``2*width``, ... channels, a normalisation layer after every
     block but the first (Radford et al. leave the input layer unnormalised),
-    then Flatten -> Dense(1).
+    then ``extra_convs`` stride-1 blocks on the smallest grid, then
+    Flatten -> [Dense(hidden) -> LeakyReLU(0.2)] -> Dense(1).
 
     Args:
         image_shape: (H, W, C) of the input images, float in [-1, 1].
@@ -330,13 +341,30 @@ def build_dcgan_discriminator(
             again, so D as a whole is no longer bounded to be 1-Lipschitz.
         minibatch_std: insert ``MinibatchStdDev`` (Karras et al., 2018) before the
             last convolution, which then sees one more channel.
+        extra_convs: stride-1 3x3 Conv2D + normalisation + LeakyReLU(0.2) blocks
+            (same channels, same side) after the last stride-2 block, the mirror of
+            the generator's ``extra_convs``: 0 is Radford et al.'s discriminator.
+        hidden: units of a fully connected layer ("hidden", Dense + LeakyReLU(0.2),
+            spectrally normalised with ``spectral_norm``) between the flattened
+            features and the logit; 0 (default) is Radford et al.'s discriminator.
+            InfoGAN's MNIST discriminator has one of 1024 units (Chen et al., 2016).
+            In our 6-epoch MNIST runs (width 32) 512 units lifted the score about as
+            much as ``extra_convs=1`` and added nothing on top of ``extra_convs=2``
+            (README, Performance).
 
     Returns:
         keras.Model: float32 [B, H, W, C] -> logits float32 [B, 1].
     """
     shape = check_dcgan_args(image_shape, width, kernel_size, norm, dropout)
     check_bools(spectral_norm=spectral_norm, minibatch_std=minibatch_std)
+    if isinstance(hidden, bool) or not isinstance(hidden, numbers.Integral) or hidden < 0:
+        raise ValueError(f"hidden must be an integer >= 0 (units of the Dense layer before the logit; "
+                         f"0: none), got {hidden!r}")
     image = keras.Input(shape, name="image")
-    x = dcgan_discriminator_features(image, width, kernel_size, norm, dropout, spectral_norm, minibatch_std)
+    x = dcgan_discriminator_features(image, width, kernel_size, norm, dropout, spectral_norm, minibatch_std,
+                                     extra_convs)
+    if hidden:
+        x = spectral(layers.Dense(int(hidden), name="hidden"), spectral_norm)(x)
+        x = layers.LeakyReLU(0.2, name="hidden_lrelu")(x)
     logit = spectral(layers.Dense(1, dtype="float32", name="logit"), spectral_norm)(x)
     return keras.Model(image, logit, name=name)

@@ -79,7 +79,8 @@ def _build_dcgan(recipe: Recipe, image_shape):
                                      kernel_size=kw.get("kernel_size", 4), extra_convs=kw.get("g_extra_convs", 0)),
         models.build_dcgan_discriminator(image_shape, width=kw.get("d_width", 64),
                                          kernel_size=kw.get("kernel_size", 4), norm=kw.get("d_norm", "batch"),
-                                         dropout=kw.get("d_dropout", 0.0)),
+                                         dropout=kw.get("d_dropout", 0.0), extra_convs=kw.get("d_extra_convs", 0),
+                                         hidden=kw.get("d_hidden", 0)),
     )
 
 
@@ -105,7 +106,9 @@ def _build_wgan(recipe: Recipe, image_shape):
                                      extra_convs=kw.get("g_extra_convs", 0)),
         # A critic: no BatchNorm (it would couple the samples the gradient penalty treats one by one).
         models.build_dcgan_discriminator(image_shape, width=kw.get("d_width", 64), kernel_size=kernel,
-                                         norm=kw.get("d_norm", "layer"), name="wgan_critic"),
+                                         norm=kw.get("d_norm", "layer"), extra_convs=kw.get("d_extra_convs", 0),
+                                         hidden=kw.get("d_hidden", 0),
+                                         name="wgan_critic"),
     )
 
 

@@ -30,6 +30,41 @@ def num_classes_of(generator: keras.Model, default: int = 10) -> int:
     return default
 
 
+def find_batch_norms(model: keras.Model) -> list:
+    """The ``BatchNormalization`` layers anywhere in ``model`` (nested models included)."""
+    # _flatten_layers also walks layers held by custom layers, which .layers does not list.
+    return [layer for layer in model._flatten_layers(include_self=False)
+            if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def recalibrate_batch_norm(model: keras.Model, inputs) -> int:
+    """Set every BatchNorm layer's moving mean and variance to its batch statistics on ``inputs``.
+
+    "Standing statistics" (Brock et al., 2019, Appendix C.1): one forward pass in
+    training mode with the layers' momentum set to 0, so each moving statistic
+    becomes the mean (or biased variance) over this batch, every layer seeing the
+    batch-normalised activations of the layers before it. Afterwards
+    ``model(inputs, training=False)`` equals ``model(inputs, training=True)``.
+    The trainable weights are not touched, and each momentum is restored.
+
+    Use it for weights whose moving statistics were never estimated, such as an
+    exponential moving average of a generator's weights. ``inputs``: what the model
+    takes (z, or ``[z, labels]``), one batch large enough for stable statistics
+    (a few thousand samples). Returns the number of BatchNorm layers recalibrated.
+    """
+    layers = find_batch_norms(model)
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for layer in layers:
+            layer.momentum = 0.0
+        if layers:
+            model(inputs, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return len(layers)
+
+
 def check_generator(model, what: str = "the model") -> keras.Model:
     """Return ``model`` if it looks like a generator (z [B, latent] (, labels) -> images [B, H, W, C]).
 

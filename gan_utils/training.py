@@ -20,7 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .callbacks import Checkpointer, HistoryRecorder, NaNGuard, RunState, SampleGrid
+from .callbacks import Checkpointer, HistoryRecorder, NaNGuard, RecalibrateSampler, RunState, SampleGrid
 from .checkpoint import restore_latest
 from .io import atomic_path, remove_stale_temporaries, write_json
 from .plotting import make_gif, plot_history
@@ -196,6 +196,8 @@ def train(
         ]
         if len(gan.image_shape) == 3:  # image grids for images; other data (e.g. 2-D toy points) has none
             builtin.insert(2, SampleGrid(state, out / "frames", ncols=_grid_columns(state)))
+        if getattr(gan, "bn_recalibration", 0):
+            builtin.insert(1, RecalibrateSampler())
         dataset, fit_kwargs = _epoch_indexed(gan, dataset, state.epoch)
         gan.fit(dataset, epochs=epochs, initial_epoch=state.epoch, callbacks=builtin + list(callbacks or []),
                 verbose=verbose, shuffle=False, **fit_kwargs)

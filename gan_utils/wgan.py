@@ -28,13 +28,12 @@ import tensorflow as tf
 
 from . import losses
 from .gan import GAN
+from .sampling import find_batch_norms
 
 
 def batch_norm_layers(model: keras.Model) -> list[str]:
     """Names of the BatchNormalization layers anywhere in ``model`` (nested models included)."""
-    # _flatten_layers also walks layers held by custom layers, which .layers does not list.
-    return [layer.name for layer in model._flatten_layers(include_self=False)
-            if isinstance(layer, keras.layers.BatchNormalization)]
+    return [layer.name for layer in find_batch_norms(model)]
 
 
 class WGANGP(GAN):

@@ -12,6 +12,8 @@ from gan_utils import (
     make_dataset,
 )
 from gan_utils.config import dtype_policy, resolve_precision
+from gan_utils import losses
+from gan_utils.layers import SpectralNorm
 from gan_utils.models import upsampling_plan
 
 
@@ -92,6 +94,44 @@ def test_discriminator_norm_choice(norm, layer_type):
     none = build_dcgan_discriminator((28, 28, 1), width=4, norm=None)
     assert not any(isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization))
                    for layer in none.layers)
+
+
+def test_discriminator_hidden_layer():
+    plain = build_dcgan_discriminator((28, 28, 1), width=4)
+    deep = build_dcgan_discriminator((28, 28, 1), width=4, hidden=np.int64(16))
+    # Flattened 7x7x8 features -> Dense(16) with bias -> LeakyReLU -> Dense(1): the logit now reads 16 values.
+    features = 7 * 7 * 8
+    assert deep.get_layer("hidden").output.shape[1:] == (16,)
+    assert deep.count_params() - plain.count_params() == (features * 16 + 16) + (16 + 1) - (features + 1)
+    logits = np.asarray(deep(np.zeros((3, 28, 28, 1), np.float32), training=False))
+    assert logits.shape == (3, 1)
+    # The default is Radford et al.'s discriminator, and feature matching still reads the flattened features.
+    assert "hidden" not in [layer.name for layer in plain.layers]
+    assert losses.default_feature_layer(deep) == "hidden_lrelu"
+    assert losses.default_feature_layer(plain) == "flatten"
+    sn = build_dcgan_discriminator((28, 28, 1), width=4, hidden=8, spectral_norm=True, norm=None)
+    assert isinstance(sn.get_layer("hidden"), SpectralNorm)
+
+
+@pytest.mark.parametrize("norm, norm_weights", [("batch", 4), ("layer", 2), (None, 0)])
+def test_discriminator_extra_convs_on_the_smallest_grid(norm, norm_weights):
+    plain = build_dcgan_discriminator((28, 28, 1), width=4, norm=norm)
+    deep = build_dcgan_discriminator((28, 28, 1), width=4, norm=norm, extra_convs=2)
+    # Two 3x3 stride-1 blocks at 7x7 with 8 channels: 9 * 8 * 8 weights + 8 biases each, plus the norm's numbers.
+    for j in range(2):
+        conv = deep.get_layer(f"down_1_conv{j}")
+        assert conv.output.shape[1:] == (7, 7, 8) and conv.kernel_size == (3, 3) and conv.strides == (1, 1)
+    assert deep.count_params() - plain.count_params() == 2 * (9 * 8 * 8 + 8 + norm_weights * 8)
+    assert deep.get_layer("flatten").output.shape[1:] == plain.get_layer("flatten").output.shape[1:]
+    assert not any("_conv" in layer.name for layer in plain.layers)
+    with pytest.raises(ValueError, match="extra_convs must be an integer >= 0"):
+        build_dcgan_discriminator((28, 28, 1), width=4, extra_convs=-1)
+
+
+@pytest.mark.parametrize("value", [-1, 2.0, True, "512"])
+def test_discriminator_hidden_bad_values(value):
+    with pytest.raises(ValueError, match="hidden must be an integer >= 0"):
+        build_dcgan_discriminator((28, 28, 1), width=4, hidden=value)
 
 
 @pytest.mark.parametrize("kwargs, match", [
