@@ -10,9 +10,9 @@ the class shares. Run configurations one at a time (they use both CPU cores):
 
 Keys (all optional but ``name``): kind ("dcgan" or "mlp"), epochs, batch, lr (both
 networks) or d_lr / g_lr, beta1, beta2, ema, seed, precision ("auto", "float32" ...),
-latent; DCGAN: g_width, d_width, g_extra_convs, d_norm ("batch", "layer" or null), d_extra_convs,
-d_hidden,
-d_dropout, spectral_norm, minibatch_std; MLP: g_hidden, d_hidden, d_dropout,
+latent; DCGAN: g_width, d_width, g_extra_convs, d_norm ("batch", "layer" or null),
+d_extra_convs, d_hidden (units of a Dense layer before D's logit), d_dropout,
+spectral_norm, minibatch_std; MLP: g_hidden, d_hidden, d_dropout,
 spectral_norm, minibatch_std. Runs write to artifacts/benchmarks/variants/NAME
 (deleted first). A measurement, not a test: numbers vary from run to run.
 """
@@ -34,7 +34,8 @@ from gan_utils.recipes import Recipe  # noqa: E402
 
 COMMON_KEYS = {"name", "kind", "epochs", "batch", "lr", "d_lr", "g_lr", "beta1", "beta2", "ema", "seed", "precision",
                "latent", "d_dropout", "spectral_norm", "minibatch_std"}
-KIND_KEYS = {"dcgan": {"g_width", "d_width", "g_extra_convs", "d_norm", "d_extra_convs", "d_hidden"}, "mlp": {"g_hidden", "d_hidden"}}
+KIND_KEYS = {"dcgan": {"g_width", "d_width", "g_extra_convs", "d_norm", "d_extra_convs", "d_hidden"},
+             "mlp": {"g_hidden", "d_hidden"}}
 
 
 def check_config(cfg) -> dict:
@@ -62,8 +63,8 @@ def build(cfg: dict):
                                      extra_convs=cfg.get("g_extra_convs", 0))
         d = gu.build_dcgan_discriminator((28, 28, 1), width=cfg.get("d_width", 32), norm=cfg.get("d_norm", "batch"),
                                          dropout=cfg.get("d_dropout", 0.0), spectral_norm=cfg.get("spectral_norm", False),
-                                         minibatch_std=cfg.get("minibatch_std", False), extra_convs=cfg.get("d_extra_convs", 0),
-                                         hidden=cfg.get("d_hidden", 0))
+                                         minibatch_std=cfg.get("minibatch_std", False),
+                                         extra_convs=cfg.get("d_extra_convs", 0), hidden=cfg.get("d_hidden", 0))
         return g, d
     g = gu.build_mlp_generator(latent, (28, 28, 1), hidden=tuple(cfg.get("g_hidden", (256, 512, 1024))))
     d = gu.build_mlp_discriminator((28, 28, 1), hidden=tuple(cfg.get("d_hidden", (512, 256))),

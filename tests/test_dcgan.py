@@ -9,10 +9,10 @@ from gan_utils import (
     build_conditional_generator,
     build_dcgan_discriminator,
     build_dcgan_generator,
+    losses,
     make_dataset,
 )
 from gan_utils.config import dtype_policy, resolve_precision
-from gan_utils import losses
 from gan_utils.layers import SpectralNorm
 from gan_utils.models import upsampling_plan
 
