@@ -9,7 +9,8 @@ the class shares. Run configurations one at a time (they use both CPU cores):
     .venv/bin/python benchmarks/gan_variants.py '{"name": "mlp_lr8", "kind": "mlp", "epochs": 10, "lr": 8e-4}'
 
 Keys (all optional but ``name``): kind ("dcgan" or "mlp"), epochs, batch, lr (both
-networks) or d_lr / g_lr, beta1, beta2, ema, seed, precision ("auto", "float32" ...),
+networks) or d_lr / g_lr, beta1, beta2, ema, bn_recalibration (samples; 0 off), seed,
+precision ("auto", "float32" ...),
 latent; DCGAN: g_width, d_width, g_extra_convs, d_norm ("batch", "layer" or null),
 d_extra_convs, d_hidden (units of a Dense layer before D's logit), d_dropout,
 spectral_norm, minibatch_std; MLP: g_hidden, d_hidden, d_dropout,
@@ -32,8 +33,8 @@ import numpy as np  # noqa: E402
 import gan_utils as gu  # noqa: E402
 from gan_utils.recipes import Recipe  # noqa: E402
 
-COMMON_KEYS = {"name", "kind", "epochs", "batch", "lr", "d_lr", "g_lr", "beta1", "beta2", "ema", "seed", "precision",
-               "latent", "d_dropout", "spectral_norm", "minibatch_std"}
+COMMON_KEYS = {"name", "kind", "epochs", "batch", "lr", "d_lr", "g_lr", "beta1", "beta2", "ema", "bn_recalibration",
+               "seed", "precision", "latent", "d_dropout", "spectral_norm", "minibatch_std"}
 KIND_KEYS = {"dcgan": {"g_width", "d_width", "g_extra_convs", "d_norm", "d_extra_convs", "d_hidden"},
              "mlp": {"g_hidden", "d_hidden"}}
 
@@ -90,7 +91,8 @@ def main(argv: list[str]) -> int:
                     batch_size=cfg.get("batch", 64), d_lr=cfg.get("d_lr", lr), g_lr=cfg.get("g_lr", lr),
                     beta_1=cfg.get("beta1", 0.5), beta_2=cfg.get("beta2", 0.999),
                     precision=cfg.get("precision", "auto" if cfg["kind"] == "dcgan" else "float32"),
-                    gan_kwargs={"ema_decay": cfg.get("ema", 0.999)})
+                    gan_kwargs={"ema_decay": cfg.get("ema", 0.999),
+                                "bn_recalibration": cfg.get("bn_recalibration", 0)})
     gan = gu.build_gan(recipe, seed=seed)
     data = gu.make_dataset(x, batch_size=recipe.batch_size, seed=seed)
     result = gu.train(gan, data, out, recipe.epochs, verbose=0, score_samples=2000)

@@ -143,9 +143,11 @@ LIKELY_CAUSES = (
 class RecalibrateSampler(keras.callbacks.Callback):
     """At the end of every epoch, ``gan.recalibrate_sampler()`` (GANs built with ``bn_recalibration``).
 
-    It runs after ``NaNGuard`` and before the history, grids and checkpoint, so
-    the epoch's scores, its grid and the checkpointed EMA generator all use the
-    recalibrated statistics. The second it takes is counted in ``seconds``.
+    It runs first, before ``NaNGuard`` (which then checks the statistics it wrote)
+    and before the history, grids and checkpoint, so the epoch's scores, its grid
+    and the checkpointed EMA generator all use the recalibrated statistics. The
+    second it takes is counted in ``seconds``. Callbacks that sample in the middle of
+    an epoch (e.g. ``WassersteinMonitor``) see the live generator's statistics.
     """
 
     def on_epoch_end(self, epoch, logs=None):
@@ -160,7 +162,7 @@ class NaNGuard(keras.callbacks.Callback):
     statistics, the EMA copy, the optimisers' moments), which catches a non-finite
     gradient in the epoch's last update whose loss was still finite. Raising here
     aborts ``fit`` before the epoch's checkpoint is written (``NaNGuard`` runs
-    first), so the last good checkpoint stays the newest one.
+    before ``Checkpointer``), so the last good checkpoint stays the newest one.
     """
 
     def __init__(self, checkpoint_folder: str | Path | None = None):

@@ -179,7 +179,7 @@ def _norm_layer(norm: str, name: str):
 def check_extra_convs(extra_convs) -> int:
     """Validate the number of extra stride-1 blocks per resolution (an integer >= 0)."""
     if isinstance(extra_convs, bool) or not isinstance(extra_convs, numbers.Integral) or extra_convs < 0:
-        raise ValueError(f"extra_convs must be an integer >= 0 (0: the plain DCGAN generator), got {extra_convs!r}")
+        raise ValueError(f"extra_convs must be an integer >= 0 (0: no extra blocks, the plain DCGAN), got {extra_convs!r}")
     return int(extra_convs)
 
 
@@ -231,7 +231,8 @@ def dcgan_discriminator_features(x, width: int = 64, kernel_size: int = 4, norm:
     ``spectral_norm`` wraps every Conv2D in ``SpectralNorm``; ``minibatch_std`` puts a
     ``MinibatchStdDev`` ("minibatch_std", one more channel) before the last convolution,
     as ProGAN does before its last block. ``extra_convs`` stride-1 3x3 blocks
-    (Conv2D + the same normalisation + LeakyReLU(0.2)) follow the last stride-2 block.
+    (Conv2D + the same normalisation + LeakyReLU(0.2), and Dropout if ``dropout``)
+    follow the last stride-2 block.
     """
     extra_convs = check_extra_convs(extra_convs)
     _, n = upsampling_plan(int(x.shape[1]))

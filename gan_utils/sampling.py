@@ -53,15 +53,22 @@ def recalibrate_batch_norm(model: keras.Model, inputs) -> int:
     (a few thousand samples). Returns the number of BatchNorm layers recalibrated.
     """
     layers = find_batch_norms(model)
-    momenta = [layer.momentum for layer in layers]
+    saved = [(layer.momentum, layer.trainable, layer.moving_mean.numpy(), layer.moving_variance.numpy())
+             for layer in layers]
+    done = False
     try:
         for layer in layers:
             layer.momentum = 0.0
+            layer.trainable = True  # Keras updates the statistics of trainable layers only
         if layers:
             model(inputs, training=True)
+        done = True
     finally:
-        for layer, momentum in zip(layers, momenta):
-            layer.momentum = momentum
+        for layer, (momentum, trainable, mean, variance) in zip(layers, saved):
+            layer.momentum, layer.trainable = momentum, trainable
+            if not done:  # a failed pass leaves no half-updated statistics behind
+                layer.moving_mean.assign(mean)
+                layer.moving_variance.assign(variance)
     return len(layers)
 
 

@@ -196,8 +196,8 @@ def train(
         ]
         if len(gan.image_shape) == 3:  # image grids for images; other data (e.g. 2-D toy points) has none
             builtin.insert(2, SampleGrid(state, out / "frames", ncols=_grid_columns(state)))
-        if getattr(gan, "bn_recalibration", 0):
-            builtin.insert(1, RecalibrateSampler())
+        if getattr(gan, "bn_recalibration", 0):  # first, so that NaNGuard checks the statistics it writes
+            builtin.insert(0, RecalibrateSampler())
         dataset, fit_kwargs = _epoch_indexed(gan, dataset, state.epoch)
         gan.fit(dataset, epochs=epochs, initial_epoch=state.epoch, callbacks=builtin + list(callbacks or []),
                 verbose=verbose, shuffle=False, **fit_kwargs)

@@ -105,7 +105,7 @@ def test_discriminator_hidden_layer():
     assert deep.count_params() - plain.count_params() == (features * 16 + 16) + (16 + 1) - (features + 1)
     logits = np.asarray(deep(np.zeros((3, 28, 28, 1), np.float32), training=False))
     assert logits.shape == (3, 1)
-    # The default is Radford et al.'s discriminator, and feature matching still reads the flattened features.
+    # The default is Radford et al.'s discriminator; feature matching reads the hidden layer when there is one.
     assert "hidden" not in [layer.name for layer in plain.layers]
     assert losses.default_feature_layer(deep) == "hidden_lrelu"
     assert losses.default_feature_layer(plain) == "flatten"

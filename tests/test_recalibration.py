@@ -6,8 +6,9 @@ import pytest
 import tensorflow as tf
 
 from gan_utils import GAN, build_dcgan_discriminator, build_dcgan_generator, make_dataset, train
+from gan_utils.checkpoint import list_checkpoints, read_checkpoint
 from gan_utils.conditional import build_conditional_discriminator, build_conditional_generator
-from gan_utils.sampling import find_batch_norms, recalibrate_batch_norm
+from gan_utils.sampling import balanced_labels, find_batch_norms, recalibrate_batch_norm
 
 
 def _generator():
@@ -62,7 +63,55 @@ def test_conditional_sampler_is_recalibrated_with_balanced_labels():
     g = build_conditional_generator(8, (16, 16, 1), 3, width=4)
     d = build_conditional_discriminator((16, 16, 1), 3, width=4)
     gan = GAN(g, d, seed=0, ema_decay=0.9, bn_recalibration=300)
+    before = [v.numpy().copy() for v in gan.ema_generator.non_trainable_variables]
     assert gan.recalibrate_sampler() == len(find_batch_norms(g)) > 0
+    after = [v.numpy().copy() for v in gan.ema_generator.non_trainable_variables]
+    assert not any(np.allclose(a, b) for a, b in zip(before, after))
+    # The same as recalibrating by hand with the documented inputs: 300 z from the fixed seed, labels 0, 1, 2, 0, ...
+    z = tf.random.stateless_normal((300, 8), seed=(0, 0x5EED))
+    recalibrate_batch_norm(gan.ema_generator, [z, tf.constant(balanced_labels(300, 3))])
+    for a, b in zip(after, gan.ema_generator.non_trainable_variables):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-5, atol=1e-6)
+    # Other labels give other statistics (the labels do reach the generator).
+    recalibrate_batch_norm(gan.ema_generator, [z, tf.zeros([300], tf.int32)])
+    assert not all(np.allclose(a, b.numpy()) for a, b in zip(after, gan.ema_generator.non_trainable_variables))
+
+
+class _FailsWhenArmed(keras.layers.Layer):
+    """Passes its input through, or raises once armed: a forward pass that fails after a BatchNorm layer."""
+
+    armed = False
+
+    def call(self, x):
+        if self.armed:
+            raise RuntimeError("boom")
+        return x
+
+
+def test_a_failed_pass_leaves_the_statistics_and_momentum_as_they_were():
+    keras.utils.set_random_seed(0)
+    fails = _FailsWhenArmed()
+    model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(), fails])
+    bn = model.layers[0]
+    x = np.random.default_rng(0).normal(3.0, 2.0, (64, 4)).astype(np.float32)
+    fails.armed = True
+    with pytest.raises(RuntimeError, match="boom"):
+        recalibrate_batch_norm(model, x)  # BatchNorm has updated its statistics when the next layer fails
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), np.zeros(4))
+    np.testing.assert_array_equal(bn.moving_variance.numpy(), np.ones(4))
+    assert bn.momentum == 0.99 and bn.trainable
+    fails.armed = False
+    recalibrate_batch_norm(model, x)  # and the same call succeeds once nothing fails
+    np.testing.assert_allclose(bn.moving_mean.numpy(), x.mean(axis=0), rtol=1e-5)
+
+
+def test_frozen_batch_norm_layers_are_recalibrated_and_stay_frozen():
+    g = _generator()
+    g.trainable = False
+    z = tf.random.stateless_normal((128, 8), seed=(3, 4))
+    recalibrate_batch_norm(g, z)
+    np.testing.assert_allclose(g(z, training=False).numpy(), g(z, training=True).numpy(), atol=1e-5)
+    assert not any(layer.trainable for layer in find_batch_norms(g))
 
 
 @pytest.mark.parametrize("value", [-1, 2.5, True, "4096"])
@@ -97,3 +146,32 @@ def test_train_recalibrates_the_sampler_at_each_epoch_end(tmp_path):
     saved = keras.models.load_model(tmp_path / "run" / "generator.keras", compile=False)
     np.testing.assert_allclose(saved.get_layer("project_bn").moving_mean.numpy(),
                                gan.ema_generator.get_layer("project_bn").moving_mean.numpy(), rtol=1e-6)
+    # Every epoch's checkpoint was written after the recalibration: without it the EMA generator's moving
+    # statistics would be a copy of the live generator's (the EMA update copies them at every step).
+    checkpoints = list_checkpoints(tmp_path / "run" / "checkpoints")
+    assert len(checkpoints) == 2
+    moving = [i for i, v in enumerate(gan.ema_generator.variables) if "moving" in v.name]
+    assert len(moving) == 4  # mean and variance of the two BatchNorm layers
+    for path in checkpoints:
+        arrays, _ = read_checkpoint(path)
+        for i in moving:
+            assert not np.allclose(arrays[f"ema_generator/{i:04d}"], arrays[f"generator/{i:04d}"]), (path.name, i)
+
+
+def test_resume_with_bn_recalibration_is_exact(tmp_path):
+    images = np.random.default_rng(1).integers(0, 256, (64, 16, 16), dtype=np.uint8)
+
+    def run(folder, epochs):
+        gan = GAN(_generator(), build_dcgan_discriminator((16, 16, 1), width=4), seed=0, ema_decay=0.9,
+                  bn_recalibration=128)
+        gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+        result = train(gan, make_dataset(images, batch_size=16, seed=0), folder, epochs, verbose=0)
+        return gan, result
+
+    whole, whole_result = run(tmp_path / "whole", 3)
+    run(tmp_path / "split", 1)
+    resumed, resumed_result = run(tmp_path / "split", 3)
+    assert resumed_result.resumed_from == 1
+    np.testing.assert_array_equal(resumed_result.history["d_loss"], whole_result.history["d_loss"])
+    for a, b in zip(whole.ema_generator.variables, resumed.ema_generator.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
