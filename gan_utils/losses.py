@@ -180,8 +180,9 @@ def default_feature_layer(discriminator: keras.Model) -> str:
     output layer excluded, whose output is computed from the images and has
     more than one value per image, skipping Dropout. For gan_utils' builders this
     is the input of the final Dense: ``flatten`` for the DCGAN and conditional
-    discriminators (``hidden_lrelu`` for a DCGAN discriminator with ``hidden`` > 0) (for the projection one too: the label embedding and the
-    one-value heads are skipped), the last hidden ``lrelu_*`` for the MLP.
+    discriminators (for the projection one too: the label embedding and the
+    one-value heads are skipped), ``hidden_lrelu`` for a DCGAN discriminator
+    built with ``hidden`` > 0, the last hidden ``lrelu_*`` for the MLP.
     """
     image, output = discriminator.inputs[0], discriminator.outputs[0]
     for layer in reversed(discriminator.layers):
