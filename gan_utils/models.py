@@ -176,11 +176,16 @@ def _norm_layer(norm: str, name: str):
     return layers.BatchNormalization(name=name) if norm == "batch" else layers.LayerNormalization(name=name)
 
 
+def check_count(name: str, value, zero_means: str) -> int:
+    """Validate an integer >= 0 (NumPy integers accepted, bools refused); ``zero_means`` goes into the message."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0 ({zero_means}), got {value!r}")
+    return int(value)
+
+
 def check_extra_convs(extra_convs) -> int:
     """Validate the number of extra stride-1 blocks per resolution (an integer >= 0)."""
-    if isinstance(extra_convs, bool) or not isinstance(extra_convs, numbers.Integral) or extra_convs < 0:
-        raise ValueError(f"extra_convs must be an integer >= 0 (0: no extra blocks, the plain DCGAN), got {extra_convs!r}")
-    return int(extra_convs)
+    return check_count("extra_convs", extra_convs, "0: no extra blocks, the plain DCGAN")
 
 
 def _refine(x, filters: int, extra_convs: int, name: str):
@@ -358,14 +363,12 @@ def build_dcgan_discriminator(
     """
     shape = check_dcgan_args(image_shape, width, kernel_size, norm, dropout)
     check_bools(spectral_norm=spectral_norm, minibatch_std=minibatch_std)
-    if isinstance(hidden, bool) or not isinstance(hidden, numbers.Integral) or hidden < 0:
-        raise ValueError(f"hidden must be an integer >= 0 (units of the Dense layer before the logit; "
-                         f"0: none), got {hidden!r}")
+    hidden = check_count("hidden", hidden, "units of the Dense layer before the logit; 0: none")
     image = keras.Input(shape, name="image")
     x = dcgan_discriminator_features(image, width, kernel_size, norm, dropout, spectral_norm, minibatch_std,
                                      extra_convs)
     if hidden:
-        x = spectral(layers.Dense(int(hidden), name="hidden"), spectral_norm)(x)
+        x = spectral(layers.Dense(hidden, name="hidden"), spectral_norm)(x)
         x = layers.LeakyReLU(0.2, name="hidden_lrelu")(x)
     logit = spectral(layers.Dense(1, dtype="float32", name="logit"), spectral_norm)(x)
     return keras.Model(image, logit, name=name)
