@@ -138,12 +138,12 @@ RECIPES: dict[str, Recipe] = {
                    gan_kwargs={"ema_decay": 0.999},
                    model_kwargs={"g_width": 32, "d_width": 32, "label_mode": "projection"}),
     # Notebook 04: WGAN-GP (Gulrajani et al., 2017): n_critic = 5, lambda = 10, Adam(beta_1=0.5, beta_2=0.9),
-    # a LayerNorm critic, notebook 02's generator at width 32. In a scratch run Adam 5e-4 scored 7.62 after 3,600 generator
-    # steps; the earlier full run at 2e-4 ended at 7.54 after 5,600. Notebook 04 with 5 epochs: 7.98 in 10.1 min;
-    # with bn_recalibration 8.05 in 16.0 min (the machine was slower that session). Extra 3x3 blocks in the
-    # critic cost 1.5 (one) to 3 (two) times the time per generator step; a critic normalised over the whole
-    # feature map (GroupNormalization(groups=1)) instead of LayerNorm's per-position channels scored 7.93
-    # after 5 epochs, no better. 9 epochs: the score was still rising by 0.06 in the fifth.
+    # a LayerNorm critic, notebook 02's generator at width 32. In a scratch run Adam 5e-4 scored 7.62 after
+    # 3,600 generator steps; the earlier full run at 2e-4 ended at 7.54 after 5,600. Notebook 04 with 5 epochs:
+    # 7.98 in 10.1 min, with bn_recalibration 8.05 in 16.0 min (a slower session; the score still rose by 0.06
+    # in the fifth epoch); with 9 epochs 8.18 in 13.3 min. Extra 3x3 blocks in the critic cost 1.5 (one) to 2
+    # (two) times the time per generator step; a critic normalised over the whole feature map
+    # (GroupNormalization(groups=1)) instead of LayerNorm's per-position channels scored 7.93 after 5 epochs.
     "wgan-gp": Recipe(name="wgan-gp", build=_build_wgan, epochs=9, batch_size=64, d_lr=5e-4, g_lr=5e-4,
                       beta_1=0.5, beta_2=0.9, precision="auto", gan_class=WGANGP,
                       gan_kwargs={"ema_decay": 0.999, "d_steps": 5, "gp_weight": 10.0, "bn_recalibration": 4096},
