@@ -124,7 +124,7 @@ RECIPES: dict[str, Recipe] = {
     # Two extra 3x3 blocks on D's 7x7 grid: 8.90 after 6 epochs (one block 8.61, none 7.93), at
     # about 1.5 times the seconds per epoch. The EMA generator's BatchNorm statistics are
     # recomputed from its own samples after every epoch (bn_recalibration). G at width 48 (D stays at 32):
-    # 9.11 after 8 epochs (width 32: 8.95 to 9.07), and the score still rose to 9.2-9.3 by epochs 11-16
+    # 9.11 after 8 epochs (width 32: 9.07 in notebook 02), and the score still rose to 9.2-9.3 by epochs 11-16
     # (9.23 after 16), where at width 32 it levelled off at about 9.0 after 7. Linear lr decay over the
     # last 3 of 8 epochs (8.95) and G's loss on the top 75% of each fake batch (Sinha et al., 2020; 9.12
     # at width 48) did not help.
