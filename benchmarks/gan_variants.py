@@ -13,7 +13,8 @@ networks) or d_lr / g_lr, beta1, beta2, ema, bn_recalibration (samples; 0 off), 
 precision ("auto", "float32" ...),
 latent; DCGAN: g_width, d_width, g_extra_convs, d_norm ("batch", "layer" or null),
 d_extra_convs, d_hidden (units of a Dense layer before D's logit), d_dropout,
-spectral_norm, minibatch_std; MLP: g_hidden, d_hidden, d_dropout,
+spectral_norm, minibatch_std, info_codes (k: InfoGAN's k-way categorical code in G and
+a code head on D; 0 off), info_weight (its lambda, default 1); MLP: g_hidden, d_hidden, d_dropout,
 spectral_norm, minibatch_std. Runs write to artifacts/benchmarks/variants/NAME
 (deleted first). A measurement, not a test: numbers vary from run to run.
 """
@@ -35,7 +36,8 @@ from gan_utils.recipes import Recipe  # noqa: E402
 
 COMMON_KEYS = {"name", "kind", "epochs", "batch", "lr", "d_lr", "g_lr", "beta1", "beta2", "ema", "bn_recalibration",
                "seed", "precision", "latent", "d_dropout", "spectral_norm", "minibatch_std"}
-KIND_KEYS = {"dcgan": {"g_width", "d_width", "g_extra_convs", "d_norm", "d_extra_convs", "d_hidden"},
+KIND_KEYS = {"dcgan": {"g_width", "d_width", "g_extra_convs", "d_norm", "d_extra_convs", "d_hidden", "info_codes",
+                       "info_weight"},
              "mlp": {"g_hidden", "d_hidden"}}
 
 
@@ -61,7 +63,8 @@ def build(cfg: dict):
     latent = cfg.get("latent", 100)
     if cfg["kind"] == "dcgan":
         g = gu.build_dcgan_generator(latent, (28, 28, 1), width=cfg.get("g_width", 32),
-                                     extra_convs=cfg.get("g_extra_convs", 0))
+                                     extra_convs=cfg.get("g_extra_convs", 0),
+                                     categorical_code=cfg.get("info_codes", 0))
         d = gu.build_dcgan_discriminator((28, 28, 1), width=cfg.get("d_width", 32), norm=cfg.get("d_norm", "batch"),
                                          dropout=cfg.get("d_dropout", 0.0), spectral_norm=cfg.get("spectral_norm", False),
                                          minibatch_std=cfg.get("minibatch_std", False),
@@ -92,7 +95,9 @@ def main(argv: list[str]) -> int:
                     beta_1=cfg.get("beta1", 0.5), beta_2=cfg.get("beta2", 0.999),
                     precision=cfg.get("precision", "auto" if cfg["kind"] == "dcgan" else "float32"),
                     gan_kwargs={"ema_decay": cfg.get("ema", 0.999),
-                                "bn_recalibration": cfg.get("bn_recalibration", 0)})
+                                "bn_recalibration": cfg.get("bn_recalibration", 0),
+                                **({"info_codes": cfg["info_codes"], "info_weight": cfg.get("info_weight", 1.0)}
+                                   if cfg.get("info_codes") else {})})
     gan = gu.build_gan(recipe, seed=seed)
     data = gu.make_dataset(x, batch_size=recipe.batch_size, seed=seed)
     result = gu.train(gan, data, out, recipe.epochs, verbose=0, score_samples=2000)

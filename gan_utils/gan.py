@@ -18,7 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import losses
+from . import infogan, losses
+from .layers import latent_codes
 
 
 def _input_dims(model: keras.Model, role: str) -> list[tuple]:
@@ -78,10 +79,19 @@ class GAN(keras.Model):
             own batch statistics over that many fresh samples (``recalibrate_sampler``).
             During training the EMA generator carries the live generator's moving
             statistics, which were measured on other weights. 0 (default) keeps those.
+        info_codes: k > 1 trains a k-way categorical latent code (InfoGAN, Chen et al.,
+            2016): the generator must read c = argmax(z[:, :k]) off z with a
+            ``layers.CategoricalCode(k)`` layer, D gets a head Q(c | x) on its last
+            feature layer, and both losses add ``info_weight`` * L_I, the cross-entropy
+            of Q's guess on G(z) against c (``losses.info_loss``). 0 (default): off.
+        info_weight: lambda, the weight of L_I (1.0, InfoGAN's value for discrete codes).
 
     Metrics: ``d_loss``, ``g_loss`` (of the step's last D update and its G
     update), ``d_real`` and ``d_fake`` (mean D(x) and D(G(z)) of that D update),
-    ``d_grad_norm`` and ``g_grad_norm`` when tracked, ``instance_noise`` (sigma_t) when on.
+    ``d_grad_norm`` and ``g_grad_norm`` when tracked, ``instance_noise`` (sigma_t) when on,
+    ``info_loss`` (L_I of the G update) with ``info_codes``. ``d_loss`` and ``g_loss``
+    are the adversarial losses alone (without lambda * L_I); ``d_grad_norm`` covers D
+    and its code head.
     """
 
     def __init__(
@@ -98,6 +108,8 @@ class GAN(keras.Model):
         feature_layer: str | None = None,
         track_grad_norms: bool = True,
         bn_recalibration: int = 0,
+        info_codes: int = 0,
+        info_weight: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -151,6 +163,11 @@ class GAN(keras.Model):
         self.bn_recalibration = int(bn_recalibration)
         self.instance_noise, self.instance_noise_decay_steps = _check_instance_noise(
             instance_noise, instance_noise_decay_steps)
+        self.info_codes, self.info_weight = infogan.check_info_codes(
+            info_codes, info_weight, generator, self.conditional)
+        self.code_head = self._d_with_codes = None  # Q(c | x) and D's inputs -> [logits, Q's logits]
+        if self.info_codes:
+            self.code_head, self._d_with_codes = infogan.with_code_head(discriminator, self.info_codes)
         self.ema_generator = None
         if ema_decay is not None:
             self.ema_generator = keras.models.clone_model(generator)
@@ -165,6 +182,7 @@ class GAN(keras.Model):
         self.d_grad_norm_tracker = keras.metrics.Mean(name="d_grad_norm") if track_grad_norms else None
         self.g_grad_norm_tracker = keras.metrics.Mean(name="g_grad_norm") if track_grad_norms else None
         self.instance_noise_tracker = keras.metrics.Mean(name="instance_noise") if self.instance_noise else None
+        self.info_loss_tracker = keras.metrics.Mean(name="info_loss") if self.info_codes else None
 
     # ----------------------------------------------------------- set-up
     def compile(
@@ -200,7 +218,7 @@ class GAN(keras.Model):
         self.g_optimizer = g_optimizer
         # Create the optimiser slots now, so that a checkpoint can be restored
         # into them before the first step.
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.d_optimizer.build(self.d_trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
 
     @property
@@ -210,8 +228,15 @@ class GAN(keras.Model):
 
     @property
     def diagnostic_metrics(self) -> list:
-        """The optional trackers (gradient norms, instance noise); subclasses add them to their ``metrics``."""
-        return [m for m in (self.d_grad_norm_tracker, self.g_grad_norm_tracker, self.instance_noise_tracker) if m]
+        """The optional trackers (gradient norms, instance noise, L_I); subclasses add them to their ``metrics``."""
+        return [m for m in (self.d_grad_norm_tracker, self.g_grad_norm_tracker, self.instance_noise_tracker,
+                            self.info_loss_tracker) if m]
+
+    @property
+    def d_trainable_variables(self) -> list:
+        """What D's optimiser trains: D's weights, and the code head's with ``info_codes``."""
+        head = self.code_head.trainable_variables if self.code_head is not None else []
+        return [*self.discriminator.trainable_variables, *head]
 
     @property
     def sampler(self) -> keras.Model:
@@ -284,6 +309,21 @@ class GAN(keras.Model):
         images = self.add_instance_noise(images, training)
         logits = self.discriminator([images, labels] if self.conditional else images, training=training)
         return tf.reshape(tf.cast(logits, tf.float32), [-1])
+
+    def discriminate_with_codes(self, images, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """(D's logits float32 [B], Q's code logits float32 [B, k]) from one pass; needs ``info_codes``."""
+        if self._d_with_codes is None:
+            raise ValueError("this GAN has no code head: build it with info_codes=k (and a generator with "
+                             "CategoricalCode(k))")
+        logits, code_logits = self._d_with_codes(self.add_instance_noise(images, training), training=training)
+        return tf.reshape(tf.cast(logits, tf.float32), [-1]), tf.cast(code_logits, tf.float32)
+
+    def _discriminate_fake(self, fake, labels, z):
+        """D's logits on G(z) in training, and L_I of the code head on them (0.0 without ``info_codes``)."""
+        if not self.info_codes:
+            return self.discriminate(fake, labels, training=True), tf.constant(0.0)
+        logits, code_logits = self.discriminate_with_codes(fake, training=True)
+        return logits, losses.info_loss(code_logits, latent_codes(z, self.info_codes))
 
     def discriminator_features(self, images, labels=None, training: bool = False) -> tf.Tensor:
         """f(x), the output of D's feature layer (feature matching): float32 [B, ...]; noisy in training."""
@@ -364,8 +404,8 @@ class GAN(keras.Model):
         # 1) Discriminator: tell real from generated images. All but the last of the
         #    d_steps updates use their own fresh fakes.
         for _ in range(self.d_steps - 1):
-            fake = self.generate(self.sample_latent(batch_size), labels, training=True)
-            self._discriminator_update(real, fake, labels)
+            z = self.sample_latent(batch_size)
+            self._discriminator_update(real, self.generate(z, labels, training=True), labels, z)
 
         # The last D update and the G update share one generator pass: G's tape records
         # G(z), D learns from it (not recorded), then G is scored by the updated D.
@@ -373,12 +413,13 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             fake = self.generate(z, labels, training=True)
             with tape.stop_recording():
-                d_loss, real_logits, fake_logits = self._discriminator_update(real, fake, labels)
+                d_loss, real_logits, fake_logits = self._discriminator_update(real, fake, labels, z)
             # 2) Generator: make the updated D call its samples real (feature matching instead
-            #    matches D's mean features on them to those on the real batch).
-            g_loss = self._call_generator_loss(self.discriminate(fake, labels, training=True),
-                                               real, fake, labels)
-            scaled = self.g_optimizer.scale_loss(_per_replica(g_loss))
+            #    matches D's mean features on them to those on the real batch); with a code,
+            #    also make the code recoverable from the image (+ lambda * L_I).
+            fake_scores, info = self._discriminate_fake(fake, labels, z)
+            g_loss = self._call_generator_loss(fake_scores, real, fake, labels)
+            scaled = self.g_optimizer.scale_loss(_per_replica(g_loss + self.info_weight * info))
         g_vars = self.generator.trainable_variables
         g_grads = tape.gradient(scaled, g_vars)
         self._track_grad_norm(self.g_grad_norm_tracker, g_grads, self.g_optimizer)
@@ -390,18 +431,24 @@ class GAN(keras.Model):
         self.g_loss_tracker.update_state(g_loss)
         self.d_real_tracker.update_state(tf.reduce_mean(tf.sigmoid(real_logits)))
         self.d_fake_tracker.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
+        if self.info_loss_tracker is not None:
+            self.info_loss_tracker.update_state(info)
         return {m.name: m.result() for m in self.metrics}
 
-    def _discriminator_update(self, real, fake, labels):
-        """One optimiser step of D on a real and a generated batch; returns (loss, real logits, fake logits)."""
+    def _discriminator_update(self, real, fake, labels, z=None):
+        """One optimiser step of D on a real batch and G(z); returns (loss, real logits, fake logits).
+
+        The loss returned is the hook's (``discriminator_loss``); with ``info_codes`` D and
+        its code head minimise it plus ``info_weight`` * L_I on G(z).
+        """
         fake = tf.stop_gradient(fake)
         with tf.GradientTape() as tape:
             real_logits = self.discriminate(real, labels, training=True)
-            fake_logits = self.discriminate(fake, labels, training=True)
+            fake_logits, info = self._discriminate_fake(fake, labels, z)
             d_loss = self.discriminator_loss(real_logits, fake_logits, real, fake, labels)
             d_loss, terms = d_loss if isinstance(d_loss, tuple) else (d_loss, {})
-            scaled = self.d_optimizer.scale_loss(_per_replica(d_loss))
-        d_vars = self.discriminator.trainable_variables
+            scaled = self.d_optimizer.scale_loss(_per_replica(d_loss + self.info_weight * info))
+        d_vars = self.d_trainable_variables
         d_grads = tape.gradient(scaled, d_vars)
         self._track_grad_norm(self.d_grad_norm_tracker, d_grads, self.d_optimizer)
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
@@ -459,6 +506,8 @@ class GAN(keras.Model):
         }
         if self.ema_generator is not None:
             groups["ema_generator"] = list(self.ema_generator.variables)
+        if self.code_head is not None:
+            groups["code_head"] = list(self.code_head.variables)
         return groups
 
 

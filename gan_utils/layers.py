@@ -1,4 +1,4 @@
-"""Discriminator layers against unstable training and mode collapse: ``SpectralNorm``, ``MinibatchStdDev``.
+"""Layers of the collection: ``SpectralNorm``, ``MinibatchStdDev`` (for D), ``CategoricalCode`` (for G).
 
 - ``SpectralNorm(layer)`` (Miyato et al., 2018, "Spectral Normalization for Generative
   Adversarial Networks"): the wrapped layer computes with W / sigma(W), where sigma(W) is
@@ -8,8 +8,11 @@
   appends one feature, the standard deviation of the features over the batch, so that
   D can see that a batch of generated samples is too uniform, which is what mode collapse
   looks like from inside one batch.
+- ``CategoricalCode(k)`` (InfoGAN's categorical code, Chen et al., 2016): reads a
+  one-of-k choice off the first k entries of z (their argmax), so that the generator
+  sees k separate regions of its input space instead of one connected Gaussian.
 
-Both are registered Keras serialisables (package ``gan_utils``): a model that uses them
+All three are registered Keras serialisables (package ``gan_utils``): a model that uses them
 saves to ``.keras`` and loads with ``safe_mode=True`` once ``gan_utils.layers`` is imported.
 """
 
@@ -243,3 +246,57 @@ class MinibatchStdDev(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "group_size": self.group_size}
+
+
+def latent_codes(z, num_codes: int):
+    """The categorical code carried by z: argmax of its first ``num_codes`` entries, int32 [B].
+
+    For z ~ N(0, I) the k entries are i.i.d., so each code has probability 1/k.
+    """
+    return ops.cast(ops.argmax(z[:, :num_codes], axis=-1), "int32")
+
+
+@keras.saving.register_keras_serializable(package="gan_utils")
+class CategoricalCode(keras.layers.Layer):
+    """z float32 [B, D] -> concat(one_hot(c) [B, k], z[:, k:] [B, D - k]) [B, D]: a categorical code read off z.
+
+    c = argmax(z_1 ... z_k) is uniform over k values when z ~ N(0, I), so the
+    generator keeps the plain Gaussian input (sampling, saving and the CLI do not
+    change) while its first layer sees a discrete choice, as InfoGAN's generator
+    does (Chen et al., 2016, sec. 7: one 10-way categorical code for MNIST). A
+    continuous map from one connected Gaussian must pass through in-between images
+    wherever its output changes digit; with a discrete code it can jump instead
+    (the disconnected-manifold argument, Khayatkhoei et al., 2018). Training with
+    ``GAN(info_codes=k)`` makes the code mean something: D's extra head must
+    recover c from G(z), so each code's images must differ from the others'.
+
+    The layer does not autocast: under a mixed-precision policy it still reads z in
+    float32, so its argmax is the one ``latent_codes`` computes from the same z in
+    the train step (rounding to bfloat16 would turn near-ties into the lower index).
+
+    Args:
+        num_codes: k >= 2, smaller than z's width.
+    """
+
+    def __init__(self, num_codes: int, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+        if isinstance(num_codes, bool) or not isinstance(num_codes, int) or num_codes < 2:
+            raise ValueError(f"num_codes must be an integer >= 2 (10 for MNIST's digits), got {num_codes!r}")
+        self.num_codes = num_codes
+
+    def build(self, input_shape):
+        width = input_shape[-1]
+        if len(input_shape) != 2 or width is None or width <= self.num_codes:
+            raise ValueError(f"CategoricalCode({self.num_codes}) reads the code off the first {self.num_codes} "
+                             f"entries of z [B, D] and passes on the other D - {self.num_codes}: z must be wider "
+                             f"than {self.num_codes}, got shape {tuple(input_shape)}")
+
+    def call(self, inputs):
+        code = ops.one_hot(latent_codes(inputs, self.num_codes), self.num_codes, dtype=inputs.dtype)
+        return ops.concatenate([code, inputs[:, self.num_codes:]], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "num_codes": self.num_codes}

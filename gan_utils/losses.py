@@ -127,6 +127,28 @@ def get_generator_loss(name: str):
         ) from None
 
 
+def info_loss(code_logits, codes) -> tf.Tensor:
+    """InfoGAN's mutual-information term for a categorical code (Chen et al., 2016, sec. 5).
+
+    L_I = E_z[-log Q(c | G(z))], the cross-entropy of the code head's softmax
+    Q(c | x) against the code c that produced G(z). It is an upper bound on
+    H(c) - I(c; G(z)) (their Lemma 5.1: log k - L_I is a lower bound on the mutual
+    information; the paper calls that bound L_I and subtracts it), so D's head and G
+    minimising it (each with weight lambda, 1 for discrete codes) raise the mutual
+    information between the code and the image: each code must draw images
+    the head can tell apart from the other codes'.
+
+    Args:
+        code_logits: float [B, k], the head's logits on generated images.
+        codes: int [B] in [0, k), the codes (``layers.latent_codes(z, k)``).
+
+    Returns:
+        Scalar float32; log(k) for a head that cannot tell (uniform Q), 0 for a perfect one.
+    """
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(codes, tf.int32), logits=_f32(code_logits)))
+
+
 # ------------------------------------------------------------------ feature matching
 def feature_matching_loss(real_features, fake_features) -> tf.Tensor:
     """Feature matching (Salimans et al., 2016, sec. 3.1): L_G = ||E_x f(x) - E_z f(G(z))||_2^2.

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from .layers import MinibatchStdDev, SpectralNorm
+from .layers import CategoricalCode, MinibatchStdDev, SpectralNorm
 
 
 def check_image_shape(image_shape) -> tuple[int, int, int]:
@@ -281,6 +281,7 @@ def build_dcgan_generator(
     kernel_size: int = 4,
     name: str = "dcgan_generator",
     extra_convs: int = 0,
+    categorical_code: int = 0,
 ) -> keras.Model:
     """DCGAN generator (Radford et al., 2015): project z, then stride-2 transposed convolutions.
 
@@ -302,14 +303,20 @@ def build_dcgan_generator(
             last: 0 is Radford et al.'s generator. They add depth where the digit's
             shape is decided, on small grids (7x7 and 14x14 for MNIST); one block per
             grid took 1.2 to 1.7 times the seconds per epoch in our MNIST runs.
+        categorical_code: k > 1 reads a k-way categorical code off the first k entries
+            of z (``layers.CategoricalCode``: their argmax, as a one-hot, replaces them);
+            train with ``GAN(info_codes=k)`` (InfoGAN) so that the codes mean something.
+            0 (default): z goes straight to the projection.
 
     Returns:
         keras.Model: float32 [B, latent_dim] -> float32 [B, H, W, C] in [-1, 1].
     """
     check_positive("latent_dim", latent_dim)
     shape = check_dcgan_args(image_shape, width, kernel_size)
+    categorical_code = check_count("categorical_code", categorical_code, "0: no code, z goes to the projection")
     z = keras.Input((latent_dim,), name="z")
-    return keras.Model(z, dcgan_generator_body(z, shape, width, kernel_size, extra_convs), name=name)
+    x = CategoricalCode(categorical_code, name="categorical_code")(z) if categorical_code else z
+    return keras.Model(z, dcgan_generator_body(x, shape, width, kernel_size, extra_convs), name=name)
 
 
 def build_dcgan_discriminator(

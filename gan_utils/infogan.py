@@ -1,0 +1,114 @@
+"""InfoGAN's categorical code (Chen et al., 2016) for any GAN of the collection.
+
+``GAN(..., info_codes=k)`` adds a head Q(c | x) to the discriminator (a Dense
+layer with k outputs on D's last feature layer, sharing D's convolutions) and a
+term lambda * L_I to both losses, where L_I is the cross-entropy of Q's guess
+against the code c = argmax(z_1 ... z_k) that produced G(z)
+(``losses.info_loss``). The generator reads the same code off z with a
+``layers.CategoricalCode(k)`` layer, so z stays N(0, I) and sampling, saving
+and the command line are unchanged. This module checks the pair and builds the
+head; the train step lives in ``gan.GAN``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import keras
+import numpy as np
+
+from .layers import CategoricalCode
+from .losses import default_feature_layer
+
+
+def categorical_code_sizes(generator: keras.Model) -> list[int]:
+    """The ``num_codes`` of every ``CategoricalCode`` layer in ``generator`` (nested models included)."""
+    return [layer.num_codes for layer in generator._flatten_layers(include_self=False)
+            if isinstance(layer, CategoricalCode)]
+
+
+def check_info_codes(info_codes, info_weight, generator: keras.Model, conditional: bool) -> tuple[int, float]:
+    """Validate ``GAN``'s ``info_codes`` and ``info_weight`` against its generator; returns them as (int, float)."""
+    if isinstance(info_codes, bool) or not isinstance(info_codes, numbers.Integral) or (
+            info_codes != 0 and info_codes < 2):
+        raise ValueError(f"info_codes must be 0 (off) or the number of categories k >= 2 (10 for MNIST), "
+                         f"got {info_codes!r}")
+    if (isinstance(info_weight, bool) or not isinstance(info_weight, numbers.Real)
+            or not 0.0 <= float(info_weight) < float("inf")):
+        raise ValueError(f"info_weight is lambda, the weight of the mutual-information term, a number >= 0 "
+                         f"(InfoGAN uses 1 for a categorical code); got {info_weight!r}")
+    info_codes = int(info_codes)
+    if not info_codes:
+        return 0, float(info_weight)
+    if conditional:
+        raise ValueError("info_codes is for unconditional GANs, which learn their own categories; a conditional "
+                         "GAN is given the labels: drop info_codes")
+    sizes = categorical_code_sizes(generator)
+    if sizes != [info_codes]:
+        raise ValueError(
+            f"info_codes={info_codes} trains D's head to recover c = argmax(z[:, :{info_codes}]) from G(z), so the "
+            f"generator must read that code off z with one CategoricalCode({info_codes}) layer; it has "
+            f"{sizes or 'none'}. Build it with build_dcgan_generator(..., categorical_code={info_codes}) or add "
+            f"gan_utils.layers.CategoricalCode({info_codes}) after its z input")
+    return info_codes, float(info_weight)  # CategoricalCode itself checks that z is wider than the code
+
+
+def with_code_head(discriminator: keras.Model, info_codes: int) -> tuple[keras.layers.Dense, keras.Model]:
+    """(head, model): Q's Dense layer, and D's inputs -> [D's logits, Q's logits float32 [B, k]].
+
+    The model shares every weight of ``discriminator``; the head reads D's last
+    feature layer (``losses.default_feature_layer``, the input of its final Dense),
+    so one pass gives both outputs.
+    """
+    features = discriminator.get_layer(default_feature_layer(discriminator)).output
+    head = keras.layers.Dense(info_codes, dtype="float32", name="code_logits")
+    inputs = discriminator.inputs if len(discriminator.inputs) > 1 else discriminator.inputs[0]
+    model = keras.Model(inputs, [discriminator.outputs[0], head(features)], name=f"{discriminator.name}_with_codes")
+    return head, model
+
+
+def set_code(z, code: int, num_codes: int) -> np.ndarray:
+    """A copy of z [B, D] whose categorical code is ``code``: float32 [B, D].
+
+    In each row the entry at ``code`` swaps places with the largest of the first
+    ``num_codes`` entries. A swap keeps the values, so z stays a sample of
+    N(0, I) given that code, and the other D - k entries (the noise the
+    generator reads beside the code) are unchanged.
+    """
+    if isinstance(num_codes, bool) or not isinstance(num_codes, numbers.Integral) or num_codes < 2:
+        raise ValueError(f"num_codes must be an integer >= 2 (the generator's CategoricalCode size), got {num_codes!r}")
+    z = np.array(z, np.float32)
+    if z.ndim != 2 or z.shape[1] <= num_codes:
+        raise ValueError(f"z must be [B, D] with D > {num_codes}, got shape {z.shape}")
+    if isinstance(code, bool) or not isinstance(code, numbers.Integral) or not 0 <= code < num_codes:
+        raise ValueError(f"code must be an integer in [0, {num_codes}), got {code!r}")
+    rows = np.arange(len(z))
+    top = np.argmax(z[:, :num_codes], axis=1)
+    z[rows, top], z[rows, code] = z[rows, code], z[rows, top].copy()
+    return z
+
+
+def code_grid_images(generator: keras.Model, noise) -> np.ndarray:
+    """Images of a generator with a ``CategoricalCode(k)`` for every (code, noise) pair: uint8 [k * M, H, W, C].
+
+    Row c uses code c (``set_code``), column j ``noise[j]`` in every row: the rows
+    show what each code learned, the columns what the rest of z does within a code.
+    Show it with ``plot_class_grid(images, k)``.
+
+    Args:
+        generator: z -> images, with one ``CategoricalCode`` layer.
+        noise: float32 [M, latent_dim], one vector per column.
+    """
+    from .data import to_uint8_images
+
+    sizes = categorical_code_sizes(generator)
+    if len(sizes) != 1:
+        raise ValueError(f"code_grid_images needs a generator with one CategoricalCode layer, found {len(sizes)}; "
+                         "build it with build_dcgan_generator(..., categorical_code=k)")
+    k = sizes[0]
+    latent_dim = int(generator.inputs[0].shape[-1])
+    noise = np.asarray(noise, np.float32)
+    if noise.ndim != 2 or noise.shape[1] != latent_dim:
+        raise ValueError(f"noise must be [M, {latent_dim}] (the generator's latent size), got shape {noise.shape}")
+    z = np.concatenate([set_code(noise, c, k) for c in range(k)])
+    return to_uint8_images(np.asarray(generator(z, training=False)))
