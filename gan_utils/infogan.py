@@ -13,6 +13,7 @@ head; the train step lives in ``gan.GAN``.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import keras
 import numpy as np
@@ -39,6 +40,13 @@ def check_info_codes(info_codes, info_weight, generator: keras.Model, conditiona
                          f"(InfoGAN uses 1 for a categorical code); got {info_weight!r}")
     info_codes = int(info_codes)
     if not info_codes:
+        sizes = categorical_code_sizes(generator)
+        if sizes:
+            warnings.warn(
+                f"the generator reads a categorical code off z with CategoricalCode({', '.join(map(str, sizes))}) but "
+                f"info_codes=0, so "
+                f"nothing trains the code to mean anything: pass info_codes={sizes[0]} to the GAN, or build the "
+                f"generator without categorical_code", UserWarning, stacklevel=3)
         return 0, float(info_weight)
     if conditional:
         raise ValueError("info_codes is for unconditional GANs, which learn their own categories; a conditional "

@@ -214,8 +214,22 @@ def test_info_codes_are_for_unconditional_gans():
         GAN(g, d, info_codes=3)
 
 
+def test_a_coded_generator_without_info_codes_warns_that_the_code_is_untrained():
+    with pytest.warns(UserWarning, match=r"CategoricalCode\(3\) but info_codes=0.*pass info_codes=3"):
+        GAN(_coded_generator(k=3), _discriminator())
+
+
+def test_a_plain_generator_without_info_codes_does_not_warn():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        GAN(gu.build_mlp_generator(8, (8, 8, 1), hidden=(16,)), _discriminator())
+
+
 def test_discriminate_with_codes_without_a_head_says_how():
-    gan = GAN(_coded_generator(), _discriminator())
+    with pytest.warns(UserWarning, match="info_codes=0"):
+        gan = GAN(_coded_generator(), _discriminator())
     with pytest.raises(ValueError, match="info_codes=k"):
         gan.discriminate_with_codes(_batch())
 
