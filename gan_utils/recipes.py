@@ -157,6 +157,10 @@ RECIPES: dict[str, Recipe] = {
     # in the fifth epoch); with 9 epochs 8.18 in 13.3 min. Extra 3x3 blocks in the critic cost 1.5 (one) to 2
     # (two) times the time per generator step; a critic normalised over the whole feature map
     # (GroupNormalization(groups=1)) instead of LayerNorm's per-position channels scored 7.93 after 5 epochs.
+    # Scratch runs of 2026-12-03 (2,000 samples after each epoch; this recipe: 7.15, 7.60, 7.84 after epochs 1-3):
+    # Adam 1e-3 for both, 7.38, 7.49, 7.68; notebook 02's networks (G width 48, two extra blocks in the critic)
+    # 7.58 after one epoch, which took about 2.1 times as long as one of this recipe's (640 s against ~300 s, each
+    # sharing the CPU with another run; stopped).
     "wgan-gp": Recipe(name="wgan-gp", build=_build_wgan, epochs=9, batch_size=64, d_lr=5e-4, g_lr=5e-4,
                       beta_1=0.5, beta_2=0.9, precision="auto", gan_class=WGANGP,
                       gan_kwargs={"ema_decay": 0.999, "d_steps": 5, "gp_weight": 10.0, "bn_recalibration": 4096},
