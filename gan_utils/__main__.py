@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("runs", nargs="+", help="run folders, generator.keras files or sample .npz files")
     e.add_argument("--n", type=_positive_int, default=10000, help="samples per run (default 10000)")
     e.add_argument("--reference", type=_positive_int, default=10000,
-                   help="MNIST test images to compare with (default 10000)")
+                   help="MNIST test images to compare with (default 10000; fewer are a random subset "
+                        "drawn with --seed)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--format", choices=["table", "markdown", "json"], default="table",
                    help="aligned text table (default), a Markdown table, or one JSON object per row")
@@ -96,7 +97,7 @@ def _evaluate(args) -> None:
 
     # Read every input before the slow part, so a bad path fails at once.
     samples = {run: _samples_of(run, args.n, args.seed) for run in args.runs}
-    reference = Reference.mnist(n_reference=args.reference)
+    reference = Reference.mnist(n_reference=args.reference, seed=args.seed)
     rows = {}
     for run, (images, labels) in samples.items():
         rows[run] = dict(evaluate_samples(images, reference, labels, seed=args.seed),

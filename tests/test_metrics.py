@@ -103,6 +103,21 @@ def small_reference():
     return Reference.mnist(n_reference=400, n_train=3000)
 
 
+def test_a_partial_reference_is_a_seeded_sample_of_both_halves_of_the_test_set(small_reference):
+    from gan_utils import Reference, load_mnist
+
+    _, (x_test, _) = load_mnist()
+    where = {x.tobytes(): i for i, x in enumerate(x_test)}
+    index = np.array([where[image.tobytes()] for image in small_reference.images[..., 0]])
+    assert len(set(index)) == 400 and np.all(np.diff(index) > 0)
+    # MNIST's first 5,000 test digits are the cleaner half: the first 400 would all come from it.
+    assert 150 < np.sum(index >= 5000) < 250
+    again = Reference.mnist(n_reference=400, n_train=10, classifier=small_reference.classifier)
+    np.testing.assert_array_equal(again.images, small_reference.images)
+    other = Reference.mnist(n_reference=400, n_train=10, classifier=small_reference.classifier, seed=1)
+    assert not np.array_equal(other.images, small_reference.images)
+
+
 def test_the_reference_images_score_perfectly_against_themselves(small_reference):
     from gan_utils import evaluate_samples
 
@@ -121,7 +136,8 @@ def test_training_images_are_flagged_as_copies(small_reference):
     row = evaluate_samples(copies, small_reference)
     assert row["memorisation_ratio"] == 0.0 and row["copies"] == 1.0
     _, (x_test, _) = load_mnist()
-    held_out = x_test[400:700]  # test digits that are not in the 400-image reference
+    in_reference = {image.tobytes() for image in small_reference.images[..., 0]}
+    held_out = np.array([x for x in x_test if x.tobytes() not in in_reference][:300])  # test digits not in it
     fresh = evaluate_samples(held_out, small_reference)
     assert 0.85 < fresh["memorisation_ratio"] < 1.15 and fresh["copies"] < 0.05
 
