@@ -104,7 +104,8 @@ def _build_wgan(recipe: Recipe, image_shape):
     kernel = kw.get("kernel_size", 4)
     return (
         models.build_dcgan_generator(recipe.latent_dim, image_shape, width=kw.get("g_width", 64), kernel_size=kernel,
-                                     extra_convs=kw.get("g_extra_convs", 0)),
+                                     extra_convs=kw.get("g_extra_convs", 0),
+                                     categorical_code=recipe.gan_kwargs.get("info_codes", 0)),
         # A critic: no BatchNorm (it would couple the samples the gradient penalty treats one by one).
         models.build_dcgan_discriminator(image_shape, width=kw.get("d_width", 64), kernel_size=kernel,
                                          norm=kw.get("d_norm", "layer"), extra_convs=kw.get("d_extra_convs", 0),

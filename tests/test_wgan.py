@@ -1,5 +1,7 @@
 """WGAN-GP: the critic updates, the metrics, mixed precision and the training path."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -282,3 +284,21 @@ def test_critic_gradient_norms_accept_uint8_images_like_the_monitor():
     np.testing.assert_allclose(critic_gradient_norms(critic, real, fake), 5.0, rtol=1e-5)
     with pytest.raises(ValueError):
         critic_gradient_norms(critic, real.astype(np.float32), fake)  # [0, 255] floats where [-1, 1] is expected
+
+
+def test_a_wgan_gp_recipe_with_info_codes_builds_a_coded_generator_and_trains_the_code(tiny_images):
+    """info_codes in the recipe's gan_kwargs reach the generator: a CategoricalCode layer of that size, and L_I."""
+    import warnings
+
+    from gan_utils import build_gan, get_recipe
+    from gan_utils.layers import CategoricalCode
+
+    recipe = get_recipe("wgan-gp").with_overrides(precision="float32")
+    recipe = dataclasses.replace(recipe, latent_dim=16, gan_kwargs={**recipe.gan_kwargs, "info_codes": 3},
+                                 model_kwargs={**recipe.model_kwargs, "g_width": 4, "d_width": 4})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "nothing trains the code" warning
+        gan = build_gan(recipe, image_shape=(8, 8, 1))
+    assert [layer.num_codes for layer in gan.generator.layers if isinstance(layer, CategoricalCode)] == [3]
+    logs = gan.train_on_batch(_batch(tiny_images), return_dict=True)
+    assert np.isfinite(logs["info_loss"]) and logs["info_loss"] > 0.0
