@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import zipfile
@@ -24,6 +25,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of minutes, got {text}")
     return value
 
 
@@ -45,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="dtype policy (default: the recipe's)")
     t.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
                    help="compile the train step with XLA (default: the recipe's)")
+    t.add_argument("--max-minutes", type=_positive_minutes, default=None,
+                   help="budget of training time: stop after the epoch when the next would go past it "
+                        "(a slower machine trains fewer epochs; run again with a larger budget to go on)")
 
     s = sub.add_parser("sample", help="write N samples of a trained run to an .npz file")
     s.add_argument("run", help="run folder or generator.keras file")
@@ -137,10 +151,12 @@ def _run(args) -> int:
         result = train_recipe(
             args.model, args.out, epochs=args.epochs, batch_size=args.batch_size,
             dataset=args.dataset, quick=args.quick or None, seed=args.seed, verbose=verbose,
-            precision=args.precision, jit_compile=args.xla,
+            precision=args.precision, jit_compile=args.xla, max_minutes=args.max_minutes,
         )
         seconds = sum(result.history.get("seconds", []))
-        print(f"trained {args.model}: {result.epochs} epochs ({seconds / 60:.1f} min of training); "
+        budget = (f", stopped by --max-minutes {args.max_minutes:g} (run again with more to go on)"
+                  if result.stopped_by_budget else "")
+        print(f"trained {args.model}: {result.epochs} epochs ({seconds / 60:.1f} min of training{budget}); "
               f"generator at {result.generator_path}")
     elif args.command == "sample":
         from .sampling import generate_images, write_samples

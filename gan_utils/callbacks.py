@@ -129,6 +129,38 @@ class Checkpointer(keras.callbacks.Callback):
         save_checkpoint(self.folder, epoch + 1, self.model.state_variables(), self.state.to_meta(), self.keep)
 
 
+def over_time_budget(seconds: list[float], max_minutes: float | None) -> bool:
+    """True when one more epoch as long as the longest so far would take the training time past the budget.
+
+    ``seconds`` are the epochs' training times (``history["seconds"]``, over resumed runs
+    too); ``max_minutes`` None is no budget. With no epoch done yet nothing is known, so
+    the first epoch always runs.
+    """
+    if max_minutes is None or not seconds:
+        return False
+    return sum(seconds) + max(seconds) > 60.0 * max_minutes
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training after an epoch when the next one would not fit in ``max_minutes`` of training.
+
+    It reads the epoch times ``HistoryRecorder`` writes (so it must run after it) and
+    ends training with a whole epoch checkpointed: a run stopped this way resumes with
+    more epochs or a larger budget. ``stopped`` tells whether it ended the run.
+    """
+
+    def __init__(self, state: RunState, max_minutes: float):
+        super().__init__()
+        self.state = state
+        self.max_minutes = max_minutes
+        self.stopped = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if over_time_budget(self.state.history.get("seconds", []), self.max_minutes):
+            self.model.stop_training = True
+            self.stopped = True
+
+
 class TrainingDivergedError(FloatingPointError):
     """A loss, weight or optimiser state became NaN or infinite during training."""
 

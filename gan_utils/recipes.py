@@ -203,11 +203,13 @@ def train_recipe(
     verbose: int | str = 2,
     precision: str | None = None,
     jit_compile: bool | None = None,
+    max_minutes: float | None = None,
 ):
     """Train a named recipe on MNIST (or Fashion-MNIST) into ``out_dir``; resumes if possible.
 
     ``epochs``, ``batch_size``, ``precision`` and ``jit_compile`` override the
-    recipe's values when given.
+    recipe's values when given. ``max_minutes`` is ``train``'s budget of training
+    time: on a slow machine fewer epochs than asked for (None: no budget).
 
     Returns the ``TrainResult`` of ``gan_utils.train``.
     """
@@ -234,4 +236,4 @@ def train_recipe(
     )
     gan = build_gan(recipe, image_shape=(*x_train.shape[1:3], 1), seed=seed)
     n_epochs = recipe.quick_epochs if quick and epochs is None else recipe.epochs
-    return train(gan, data, out_dir, n_epochs, verbose=verbose)
+    return train(gan, data, out_dir, n_epochs, verbose=verbose, max_minutes=max_minutes)

@@ -13,6 +13,7 @@ Files written under ``out_dir``::
 
 from __future__ import annotations
 
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .callbacks import Checkpointer, HistoryRecorder, NaNGuard, RecalibrateSampler, RunState, SampleGrid
+from .callbacks import (
+    Checkpointer,
+    HistoryRecorder,
+    NaNGuard,
+    RecalibrateSampler,
+    RunState,
+    SampleGrid,
+    TimeBudget,
+    over_time_budget,
+)
 from .checkpoint import restore_latest
 from .io import atomic_path, remove_stale_temporaries, write_json
 from .plotting import make_gif, plot_history
@@ -35,6 +45,7 @@ class TrainResult:
     history: dict[str, list[float]]
     epochs: int
     resumed_from: int
+    stopped_by_budget: bool = False
 
     @property
     def generator_path(self) -> Path:
@@ -130,6 +141,7 @@ def train(
     grid_size: int | None = None,
     score_samples: int = 0,
     num_classes: int | None = None,
+    max_minutes: float | None = None,
 ) -> TrainResult:
     """Train a compiled ``GAN`` on ``dataset`` for ``epochs`` epochs in total.
 
@@ -159,6 +171,12 @@ def train(
             for a conditional GAN ``history["label_acc"]``.
         num_classes: labels of a conditional GAN (default: the size of the
             generator's Embedding, see ``sampling.num_classes_of``).
+        max_minutes: a budget of training time (``history["seconds"]``, summed over
+            resumed runs; scoring and sample grids are not counted). Training stops
+            after the epoch when one more epoch as long as the longest so far would
+            exceed it, so a slower machine trains fewer epochs instead of running
+            longer; ``result.epochs`` says how many were done and
+            ``result.stopped_by_budget`` whether the budget ended the run. None: no budget.
 
     To start over, delete ``out_dir`` (or use a new one).
     """
@@ -176,6 +194,9 @@ def train(
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if not isinstance(score_samples, int) or isinstance(score_samples, bool) or score_samples < 0:
         raise ValueError(f"score_samples must be 0 (off) or a positive integer, got {score_samples!r}")
+    if max_minutes is not None and (isinstance(max_minutes, bool) or not isinstance(max_minutes, (int, float))
+                                    or not math.isfinite(max_minutes) or max_minutes <= 0):
+        raise ValueError(f"max_minutes must be a positive number of minutes or None (no budget), got {max_minutes!r}")
     if getattr(gan, "d_optimizer", None) is None:
         raise ValueError("compile the GAN before training: gan.compile(d_optimizer=..., g_optimizer=...)")
     check_dataset(gan, dataset)
@@ -188,12 +209,16 @@ def train(
         state = RunState(*fixed_inputs(gan, grid_size, num_classes=num_classes))
     resumed_from = state.epoch
     _forget_unfinished_epochs(out, state.epoch)
-    if state.epoch < epochs:
+    budget = None if max_minutes is None else TimeBudget(state, max_minutes)
+    stopped = state.epoch < epochs and over_time_budget(state.history.get("seconds", []), max_minutes)
+    if state.epoch < epochs and not stopped:
         builtin = [
             NaNGuard(ckpt_dir),
             HistoryRecorder(state, score_samples, num_classes),
             Checkpointer(state, ckpt_dir, keep_checkpoints),
         ]
+        if budget is not None:  # after HistoryRecorder (it reads the epoch's seconds) and the Checkpointer
+            builtin.append(budget)
         if len(gan.image_shape) == 3:  # image grids for images; other data (e.g. 2-D toy points) has none
             builtin.insert(2, SampleGrid(state, out / "frames", ncols=_grid_columns(state)))
         if getattr(gan, "bn_recalibration", 0):  # first, so that NaNGuard checks the statistics it writes
@@ -201,7 +226,8 @@ def train(
         dataset, fit_kwargs = _epoch_indexed(gan, dataset, state.epoch)
         gan.fit(dataset, epochs=epochs, initial_epoch=state.epoch, callbacks=builtin + list(callbacks or []),
                 verbose=verbose, shuffle=False, **fit_kwargs)
-    result = TrainResult(out, state.history, state.epoch, resumed_from)
+    stopped = stopped or (budget is not None and budget.stopped and state.epoch < epochs)
+    result = TrainResult(out, state.history, state.epoch, resumed_from, stopped_by_budget=stopped)
     finish_run(gan, result)
     return result
 

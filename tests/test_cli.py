@@ -106,3 +106,20 @@ def test_dcgan_with_its_categorical_code_trains_and_samples_in_a_fresh_process(t
     assert done.returncode == 0, done.stderr
     with np.load(samples) as f:
         assert f["images"].shape == (20, 28, 28, 1) and f["images"].dtype == np.uint8
+
+
+def test_train_max_minutes_stops_early_and_says_so(tmp_path, capsys):
+    out = tmp_path / "gan"
+    assert main(["train", "gan", "--out", str(out), "--quick", "--epochs", "3", "--batch-size", "256",
+                 "--max-minutes", "1e-9"]) == 0
+    printed = capsys.readouterr().out
+    assert "trained gan: 1 epochs" in printed and "stopped by --max-minutes 1e-09" in printed
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["ckpt-00001.npz"]
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "nan", "ten"])
+def test_train_refuses_a_bad_max_minutes(tmp_path, bad, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "gan", "--out", str(tmp_path / "x"), "--max-minutes", bad])
+    assert exit_info.value.code == 2 and "minutes" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -124,3 +124,44 @@ def test_bad_score_samples(tiny_gan, tiny_images, tmp_path, bad):
     with pytest.raises(ValueError, match="score_samples"):
         train(tiny_gan, make_dataset(tiny_images, batch_size=16), tmp_path / "run", epochs=1, score_samples=bad)
     assert not (tmp_path / "run").exists()
+
+
+def test_over_time_budget_by_hand():
+    from gan_utils.callbacks import over_time_budget
+
+    assert not over_time_budget([], 0.001)  # nothing known yet: the first epoch runs
+    assert not over_time_budget([60.0, 100.0], None)  # no budget
+    # 160 s done, the longest epoch 100 s: 260 s is past 4 min (240 s), not past 5 min (300 s).
+    assert over_time_budget([60.0, 100.0], 4)
+    assert not over_time_budget([60.0, 100.0], 5)
+    assert not over_time_budget([60.0, 60.0], 3)  # exactly 180 s still fits
+
+
+def test_a_time_budget_stops_after_a_whole_epoch_and_a_resume_goes_on(tiny_gan, tiny_images, tmp_path):
+    out = tmp_path / "run"
+    data = make_dataset(tiny_images, batch_size=16)
+    # A budget far smaller than one epoch: the first epoch still runs (nothing is known before it), then it stops.
+    first = train(tiny_gan, data, out, epochs=3, verbose=0, grid_size=4, max_minutes=1e-9)
+    assert first.epochs == 1 and first.stopped_by_budget
+    assert len(first.history["seconds"]) == 1 and [p.name for p in first.frames] == ["epoch_0001.png"]
+    assert [p.name for p in list_checkpoints(out / "checkpoints")] == ["ckpt-00001.npz"]
+    assert (out / "generator.keras").is_file()
+    # Resumed with the same budget: already spent, so nothing more is trained.
+    again = train(tiny_gan, data, out, epochs=3, verbose=0, grid_size=4, max_minutes=1e-9)
+    assert again.epochs == 1 and again.resumed_from == 1 and again.stopped_by_budget
+    # Resumed with room to spare: the remaining epochs run and the budget did not end the run.
+    done = train(tiny_gan, data, out, epochs=3, verbose=0, grid_size=4, max_minutes=1e6)
+    assert done.epochs == 3 and not done.stopped_by_budget and len(done.history["seconds"]) == 3
+
+
+def test_a_budget_that_ends_with_the_last_epoch_is_not_reported_as_a_stop(tiny_gan, tiny_images, tmp_path):
+    result = train(tiny_gan, make_dataset(tiny_images, batch_size=16), tmp_path / "run", epochs=1, verbose=0,
+                   grid_size=4, max_minutes=1e-9)
+    assert result.epochs == 1 and not result.stopped_by_budget
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True, "10"])
+def test_bad_max_minutes(tiny_gan, tiny_images, tmp_path, bad):
+    with pytest.raises(ValueError, match="max_minutes"):
+        train(tiny_gan, make_dataset(tiny_images, batch_size=16), tmp_path / "run", epochs=1, max_minutes=bad)
+    assert not (tmp_path / "run").exists()
