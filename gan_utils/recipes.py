@@ -161,7 +161,8 @@ RECIPES: dict[str, Recipe] = {
     # Scratch runs of 2026-12-03 (2,000 samples after each epoch; this recipe: 7.15, 7.60, 7.84 after epochs 1-3):
     # Adam 1e-3 for both, 7.38, 7.49, 7.68; notebook 02's networks (G width 48, two extra blocks in the critic)
     # 7.58 after one epoch, which took about 2.1 times as long as one of this recipe's (640 s against ~300 s, each
-    # sharing the CPU with another run; stopped).
+    # sharing the CPU with another run; stopped). InfoGAN's 10-way code with z of 64 and lambda = 2, as in the dcgan
+    # recipe (2026-12-04): 7.10, 7.58, 7.79, 7.89 after epochs 1-4, no better than without it (7.98 after 4); stopped.
     "wgan-gp": Recipe(name="wgan-gp", build=_build_wgan, epochs=9, batch_size=64, d_lr=5e-4, g_lr=5e-4,
                       beta_1=0.5, beta_2=0.9, precision="auto", gan_class=WGANGP,
                       gan_kwargs={"ema_decay": 0.999, "d_steps": 5, "gp_weight": 10.0, "bn_recalibration": 4096},
