@@ -163,6 +163,8 @@ RECIPES: dict[str, Recipe] = {
     # 7.58 after one epoch, which took about 2.1 times as long as one of this recipe's (640 s against ~300 s, each
     # sharing the CPU with another run; stopped). InfoGAN's 10-way code with z of 64 and lambda = 2, as in the dcgan
     # recipe (2026-12-04): 7.10, 7.58, 7.79, 7.89 after epochs 1-4, no better than without it (7.98 after 4); stopped.
+    # G at width 48 (the critic unchanged), the same day: 7.38, 7.49, 7.71 after epochs 1-3 at about 1.17 times the
+    # seconds per epoch (169 s against 145 s), behind after the first epoch; stopped.
     "wgan-gp": Recipe(name="wgan-gp", build=_build_wgan, epochs=9, batch_size=64, d_lr=5e-4, g_lr=5e-4,
                       beta_1=0.5, beta_2=0.9, precision="auto", gan_class=WGANGP,
                       gan_kwargs={"ema_decay": 0.999, "d_steps": 5, "gp_weight": 10.0, "bn_recalibration": 4096},
