@@ -146,19 +146,17 @@ class TimeBudget(keras.callbacks.Callback):
 
     It reads the epoch times ``HistoryRecorder`` writes (so it must run after it) and
     ends training with a whole epoch checkpointed: a run stopped this way resumes with
-    more epochs or a larger budget. ``stopped`` tells whether it ended the run.
+    more epochs or a larger budget.
     """
 
     def __init__(self, state: RunState, max_minutes: float):
         super().__init__()
         self.state = state
         self.max_minutes = max_minutes
-        self.stopped = False
 
     def on_epoch_end(self, epoch, logs=None):
         if over_time_budget(self.state.history.get("seconds", []), self.max_minutes):
             self.model.stop_training = True
-            self.stopped = True
 
 
 class TrainingDivergedError(FloatingPointError):

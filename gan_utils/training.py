@@ -209,16 +209,14 @@ def train(
         state = RunState(*fixed_inputs(gan, grid_size, num_classes=num_classes))
     resumed_from = state.epoch
     _forget_unfinished_epochs(out, state.epoch)
-    budget = None if max_minutes is None else TimeBudget(state, max_minutes)
-    stopped = state.epoch < epochs and over_time_budget(state.history.get("seconds", []), max_minutes)
-    if state.epoch < epochs and not stopped:
+    if state.epoch < epochs and not over_time_budget(state.history.get("seconds", []), max_minutes):
         builtin = [
             NaNGuard(ckpt_dir),
             HistoryRecorder(state, score_samples, num_classes),
             Checkpointer(state, ckpt_dir, keep_checkpoints),
         ]
-        if budget is not None:  # after HistoryRecorder (it reads the epoch's seconds) and the Checkpointer
-            builtin.append(budget)
+        if max_minutes is not None:  # after HistoryRecorder (it reads the epoch's seconds) and the Checkpointer
+            builtin.append(TimeBudget(state, max_minutes))
         if len(gan.image_shape) == 3:  # image grids for images; other data (e.g. 2-D toy points) has none
             builtin.insert(2, SampleGrid(state, out / "frames", ncols=_grid_columns(state)))
         if getattr(gan, "bn_recalibration", 0):  # first, so that NaNGuard checks the statistics it writes
@@ -226,7 +224,8 @@ def train(
         dataset, fit_kwargs = _epoch_indexed(gan, dataset, state.epoch)
         gan.fit(dataset, epochs=epochs, initial_epoch=state.epoch, callbacks=builtin + list(callbacks or []),
                 verbose=verbose, shuffle=False, **fit_kwargs)
-    stopped = stopped or (budget is not None and budget.stopped and state.epoch < epochs)
+    # Epochs left over while the budget is spent: the budget ended the run (NaN and interrupts raise instead).
+    stopped = state.epoch < epochs and over_time_budget(state.history.get("seconds", []), max_minutes)
     result = TrainResult(out, state.history, state.epoch, resumed_from, stopped_by_budget=stopped)
     finish_run(gan, result)
     return result
