@@ -40,6 +40,8 @@ class GAN(keras.Model):
 
     Each train step: ``d_steps`` discriminator updates on a real batch and a
     freshly generated batch, then one generator update through the updated D.
+    By default the ``d_steps`` updates share the dataset's batch; with
+    ``fresh_real_batches`` each reads its own slice of it.
     The generator update reuses the generated batch (the same z) of the last
     discriminator update, so each step runs G forward ``d_steps`` times, not
     ``d_steps + 1`` (as the PyTorch DCGAN example does).
@@ -56,6 +58,15 @@ class GAN(keras.Model):
             Salimans et al., 2016).
         d_steps: discriminator updates per generator update (static, unrolled
             inside the compiled step).
+        fresh_real_batches: give each of the ``d_steps`` D updates its own real images,
+            as WGAN-GP's Algorithm 1 draws a new real batch for each critic update
+            (Gulrajani et al., 2017): a dataset batch of N images is cut into ``d_steps``
+            consecutive slices of N // d_steps (the remainder, fewer than ``d_steps``
+            images, is left out), and every update, the G update included, uses batches
+            of that size. Build the dataset with ``d_steps`` times the batch size you
+            want per update (``Recipe.dataset_batch_size`` does); an epoch then has
+            ``d_steps`` times fewer steps. False (default): every D update of a step
+            sees the whole dataset batch.
         seed: seed of the latent sampler (a ``keras.random.SeedGenerator``,
             whose state is saved in checkpoints).
         ema_decay: if set (e.g. 0.999), keep an exponential moving average of
@@ -103,6 +114,7 @@ class GAN(keras.Model):
         d_steps: int = 1,
         seed: int | None = None,
         ema_decay: float | None = None,
+        fresh_real_batches: bool = False,
         instance_noise: float = 0.0,
         instance_noise_decay_steps: int | None = None,
         feature_layer: str | None = None,
@@ -149,6 +161,9 @@ class GAN(keras.Model):
         losses.discriminator_loss(tf.zeros([1]), tf.zeros([1]), label_smoothing)  # validates
         self.label_smoothing = float(label_smoothing)
         self.d_steps = d_steps
+        if not isinstance(fresh_real_batches, bool):
+            raise ValueError(f"fresh_real_batches must be True or False, got {fresh_real_batches!r}")
+        self.fresh_real_batches = fresh_real_batches
         self.seed_generator = keras.random.SeedGenerator(seed)
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), e.g. 0.999, or None; got {ema_decay}")
@@ -399,13 +414,16 @@ class GAN(keras.Model):
         real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         if self.conditional and labels is None:
             raise ValueError("a conditional GAN trains on (images, labels) batches; got images only")
+        batches = self._real_batches(real, labels)
+        real, labels = batches[-1]
         batch_size = tf.shape(real)[0]
 
         # 1) Discriminator: tell real from generated images. All but the last of the
-        #    d_steps updates use their own fresh fakes.
-        for _ in range(self.d_steps - 1):
+        #    d_steps updates use their own fresh fakes (and with fresh_real_batches
+        #    their own real images).
+        for real_i, labels_i in batches[:-1]:
             z = self.sample_latent(batch_size)
-            self._discriminator_update(real, self.generate(z, labels, training=True), labels, z)
+            self._discriminator_update(real_i, self.generate(z, labels_i, training=True), labels_i, z)
 
         # The last D update and the G update share one generator pass: G's tape records
         # G(z), D learns from it (not recorded), then G is scored by the updated D.
@@ -434,6 +452,24 @@ class GAN(keras.Model):
         if self.info_loss_tracker is not None:
             self.info_loss_tracker.update_state(info)
         return {m.name: m.result() for m in self.metrics}
+
+    def _real_batches(self, real, labels) -> list[tuple]:
+        """The (real images, labels) of each of the ``d_steps`` D updates of a step.
+
+        The whole batch ``d_steps`` times, or with ``fresh_real_batches`` its
+        ``d_steps`` consecutive slices of ``N // d_steps`` images.
+        """
+        if not self.fresh_real_batches:
+            return [(real, labels)] * self.d_steps
+        real = tf.convert_to_tensor(real)  # also when a run_eagerly step is given NumPy arrays
+        labels = None if labels is None else tf.convert_to_tensor(labels)
+        size = tf.shape(real)[0] // self.d_steps
+        tf.debugging.assert_positive(
+            size, message=f"fresh_real_batches cuts each dataset batch into d_steps={self.d_steps} slices, but a "
+                          f"batch held fewer than {self.d_steps} images: build the dataset with d_steps times the "
+                          "batch size of one update (Recipe.dataset_batch_size)")
+        return [(real[i * size:(i + 1) * size], None if labels is None else labels[i * size:(i + 1) * size])
+                for i in range(self.d_steps)]
 
     def _discriminator_update(self, real, fake, labels, z=None):
         """One optimiser step of D on a real batch and G(z); returns (loss, real logits, fake logits).

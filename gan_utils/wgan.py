@@ -13,11 +13,12 @@ with n_critic = 5 critic updates per generator update and lambda = 10. The
 train step is ``GAN``'s (its ``d_steps`` are the n_critic updates, unrolled in
 one compiled step); only the loss hooks and the metrics differ.
 
-Two differences from Algorithm 1, both from sharing ``GAN``'s step: the
-n_critic updates of one step use the same real batch (each with fresh z and
-fresh epsilon), where the paper draws a new real batch for each; and the
-generator update reuses the z of the last critic update rather than drawing
-new z. Both keep one dataset batch and n_critic generator passes per step.
+With ``fresh_real_batches=True`` each critic update reads its own real images
+(one slice of a dataset batch n_critic times as large), as in the paper; by
+default the n_critic updates of one step share the dataset's batch (each with
+fresh z and fresh epsilon). One difference from Algorithm 1 remains, from
+sharing ``GAN``'s step: the generator update reuses the z of the last critic
+update rather than drawing new z, which saves one generator pass per step.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ def batch_norm_layers(model: keras.Model) -> list[str]:
 class WGANGP(GAN):
     """WGAN-GP (Gulrajani et al., 2017): a generator against a gradient-penalised critic.
 
-    Each train step makes ``d_steps`` critic updates on the real batch and fresh
-    generated batches, each with its own penalty interpolates (epsilon is drawn
-    from the model's seed generator, so runs are reproducible and checkpoints
-    resume the stream), then one generator update.
+    Each train step makes ``d_steps`` critic updates on the real batch (or, with
+    ``fresh_real_batches``, each on its own slice of it) and fresh generated
+    batches, each with its own penalty interpolates (epsilon is drawn from the
+    model's seed generator, so runs are reproducible and checkpoints resume the
+    stream), then one generator update.
 
     Metrics: ``d_loss`` and ``g_loss`` as in ``GAN`` (the step's last critic
     update), and, averaged over every critic update, ``w_distance`` (mean D(x) -
@@ -59,6 +61,8 @@ class WGANGP(GAN):
         generator_loss: must be "wasserstein" (the critic's scores are not logits).
         seed: seed of the latent and epsilon sampler.
         ema_decay: exponential moving average of G's weights, see ``GAN``.
+        **kwargs: ``GAN``'s other options, e.g. ``fresh_real_batches=True`` (a new
+            real batch for every critic update, as in Algorithm 1) or ``bn_recalibration``.
 
     ``compile()`` defaults to the paper's optimiser, Adam(1e-4, beta_1=0, beta_2=0.9)
     for both networks (the authors' MNIST script uses beta_1=0.5).

@@ -105,6 +105,93 @@ def test_train_step_matches_the_update_sequence_by_hand():
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+def test_fresh_real_batches_give_each_critic_update_its_own_slice_as_in_algorithm_1():
+    """Algorithm 1 (Gulrajani et al., 2017) draws a new real batch for every critic update: with
+    ``fresh_real_batches`` a dataset batch of 7 images and n_critic = 2 gives the updates real[0:3]
+    and real[3:6] (the seventh image is left out), and G's update uses batches of 3 too."""
+    keras.utils.set_random_seed(3)
+    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Reshape((4, 1, 1))])
+    d = _linear_critic(4)
+    g_ref, d_ref = keras.models.clone_model(g), keras.models.clone_model(d)
+    g_ref.set_weights(g.get_weights())
+    d_ref.set_weights(d.get_weights())
+    gan = WGANGP(g, d, d_steps=2, fresh_real_batches=True)
+    gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
+    zs = [tf.constant(np.random.default_rng(i).standard_normal((3, 2)), tf.float32) for i in range(2)]
+    sizes = []
+
+    def latent(batch_size):
+        sizes.append(batch_size)
+        return zs[len(sizes) - 1]
+
+    gan.sample_latent = latent
+    real = tf.constant(np.random.default_rng(1).uniform(-1, 1, (7, 4, 1, 1)), tf.float32)
+    gan.train_on_batch(real)
+    assert [int(tf.get_static_value(n) or -1) for n in sizes] in ([3, 3], [-1, -1])  # static or dynamic 3
+
+    def sgd(loss_fn, model):
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        for v, grad in zip(model.trainable_variables, tape.gradient(loss, model.trainable_variables)):
+            v.assign_sub(0.1 * grad)
+
+    w = d_ref.trainable_variables[0]
+    for z, part in zip(zs, (real[0:3], real[3:6])):
+        sgd(lambda: tf.reduce_mean(d_ref(g_ref(z))) - tf.reduce_mean(d_ref(part)) + 10.0 * (tf.norm(w) - 1.0) ** 2,
+            d_ref)
+    sgd(lambda: -tf.reduce_mean(d_ref(g_ref(zs[1]))), g_ref)
+    for got, want in zip(d.get_weights() + g.get_weights(), d_ref.get_weights() + g_ref.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_fresh_real_batches_slice_the_labels_with_the_images():
+    keras.utils.set_random_seed(0)
+    z, y = keras.Input((4,)), keras.Input((), dtype="int32")
+    h = keras.layers.Concatenate()([z, keras.layers.Flatten()(keras.layers.Embedding(3, 2)(y))])
+    g = keras.Model([z, y], keras.layers.Reshape((4, 4, 1))(keras.layers.Dense(16, activation="tanh")(h)))
+    x, yd = keras.Input((4, 4, 1)), keras.Input((), dtype="int32")
+    h = keras.layers.Concatenate()([keras.layers.Flatten()(x), keras.layers.Flatten()(keras.layers.Embedding(3, 2)(yd))])
+    d = keras.Model([x, yd], keras.layers.Dense(1)(h))
+    gan = WGANGP(g, d, d_steps=2, seed=0, fresh_real_batches=True)
+    gan.compile(run_eagerly=True)  # eager, so the hook below sees each update's values
+    seen, hook = [], gan.discriminator_loss
+
+    def recording_hook(real_scores, fake_scores, real_images, fake_images, labels):
+        seen.append((real_images.numpy()[:, 0, 0, 0], labels.numpy(), fake_images.shape[0]))
+        return hook(real_scores, fake_scores, real_images, fake_images, labels)
+
+    gan.discriminator_loss = recording_hook
+    images = np.linspace(-1, 1, 8, dtype=np.float32)[:, None, None, None] * np.ones((8, 4, 4, 1), np.float32)
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1], np.int32)
+    logs = gan.train_on_batch(images, labels, return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values())
+    assert len(seen) == 2
+    for (got_images, got_labels, n_fake), part in zip(seen, (slice(0, 4), slice(4, 8))):
+        np.testing.assert_array_equal(got_images, images[part, 0, 0, 0])
+        np.testing.assert_array_equal(got_labels, labels[part])
+        assert n_fake == 4
+
+
+def test_fresh_real_batches_need_d_steps_images_per_batch():
+    gan = _tiny_wgan(d_steps=3, fresh_real_batches=True)
+    images = np.zeros((2, 8, 8, 1), np.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"fresh_real_batches.*dataset_batch_size"):
+        gan.train_on_batch(images)
+    with pytest.raises(ValueError, match="fresh_real_batches must be True or False"):
+        _tiny_wgan(fresh_real_batches="yes")
+
+
+def test_recipe_dataset_batch_size_holds_one_slice_per_critic_update():
+    from gan_utils import get_recipe
+
+    recipe = get_recipe("wgan-gp")
+    shared = dataclasses.replace(recipe, gan_kwargs={**recipe.gan_kwargs, "fresh_real_batches": False})
+    fresh = dataclasses.replace(recipe, gan_kwargs={**recipe.gan_kwargs, "fresh_real_batches": True})
+    assert shared.dataset_batch_size == recipe.batch_size
+    assert fresh.dataset_batch_size == recipe.batch_size * recipe.gan_kwargs["d_steps"]
+    assert get_recipe("dcgan").dataset_batch_size == get_recipe("dcgan").batch_size
+
+
 def test_fit_logs_the_wasserstein_metrics(tiny_images):
     gan = _tiny_wgan()
     history = gan.fit(make_dataset(tiny_images, batch_size=16), epochs=1, verbose=0).history
