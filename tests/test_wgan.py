@@ -137,8 +137,8 @@ def test_fresh_real_batches_give_each_critic_update_its_own_slice_as_in_algorith
 
     w = d_ref.trainable_variables[0]
     for z, part in zip(zs, (real[0:3], real[3:6])):
-        sgd(lambda: tf.reduce_mean(d_ref(g_ref(z))) - tf.reduce_mean(d_ref(part)) + 10.0 * (tf.norm(w) - 1.0) ** 2,
-            d_ref)
+        sgd(lambda z=z, part=part: (tf.reduce_mean(d_ref(g_ref(z))) - tf.reduce_mean(d_ref(part))
+                                    + 10.0 * (tf.norm(w) - 1.0) ** 2), d_ref)
     sgd(lambda: -tf.reduce_mean(d_ref(g_ref(zs[1]))), g_ref)
     for got, want in zip(d.get_weights() + g.get_weights(), d_ref.get_weights() + g_ref.get_weights()):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
