@@ -464,10 +464,12 @@ class GAN(keras.Model):
         real = tf.convert_to_tensor(real)  # also when a run_eagerly step is given NumPy arrays
         labels = None if labels is None else tf.convert_to_tensor(labels)
         size = tf.shape(real)[0] // self.d_steps
-        tf.debugging.assert_positive(
+        check = tf.debugging.assert_positive(
             size, message=f"fresh_real_batches cuts each dataset batch into d_steps={self.d_steps} slices, but a "
                           f"batch held fewer than {self.d_steps} images: build the dataset with d_steps times the "
                           "batch size of one update (Recipe.dataset_batch_size)")
+        with tf.control_dependencies([check]):  # check before any update runs on an empty slice
+            size = tf.identity(size)
         return [(real[i * size:(i + 1) * size], None if labels is None else labels[i * size:(i + 1) * size])
                 for i in range(self.d_steps)]
 

@@ -180,7 +180,9 @@ RECIPES: dict[str, Recipe] = {
     # 7.06, at about 1.9 times the seconds per step) were no better; a float32 run (7.08, 7.57, 7.73 after epochs
     # 1-3 of the shared-batch recipe) and a critic without LayerNorm (6.95, 7.51, 7.64) neither.
     # An epoch is now one pass of the critic over the data, 60,000 / 320 = 187 generator steps (the epochs above,
-    # with a shared batch, had 937), so 45 epochs are about the 9 of the shared-batch recipe.
+    # with a shared batch, had 937), so 45 epochs are about the 9 of the shared-batch recipe. Notebook 04 with it
+    # (2026-12-04, 149 ms per generator step): 41 epochs in 19.7 min, 8.33 over 10,000 samples (FID 98.7), where
+    # the shared batch had 8.17 (FID 120.6) after 8 epochs of 937 steps in 19.5 min the same day.
     "wgan-gp": Recipe(name="wgan-gp", build=_build_wgan, epochs=45, batch_size=64, d_lr=5e-4, g_lr=5e-4,
                       beta_1=0.5, beta_2=0.9, precision="auto", gan_class=WGANGP,
                       gan_kwargs={"ema_decay": 0.999, "d_steps": 5, "gp_weight": 10.0, "bn_recalibration": 4096,
