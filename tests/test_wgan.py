@@ -70,12 +70,13 @@ def test_one_step_makes_n_critic_updates_inside_one_compiled_call(tiny_images):
     assert len(calls) == 5 and not gan.run_eagerly
 
 
-def test_train_step_matches_the_update_sequence_by_hand():
-    """n_critic = 2 critic steps on L_D = E[D(G(z))] - E[D(x)] + 10 (||w|| - 1)^2, then one G step on -E[D(G(z))].
+def _check_against_algorithm_1(real, zs, parts, **gan_kwargs):
+    """Train one WGANGP step (n_critic = len(zs), linear critic, SGD 0.1) and redo it by hand.
 
-    For a linear critic D(x) = w . x + b the penalty is exactly 10 (||w|| - 1)^2 whatever epsilon is.
-    The updates are those of Algorithm 1 (Gulrajani et al., 2017) for one real batch and one z
-    (the step shares both across its updates; see gan_utils.wgan).
+    Critic update i uses z = zs[i] and the real images parts[i] on
+    L_D = E[D(G(z))] - E[D(x)] + 10 (||w|| - 1)^2, then G takes one step on -E[D(G(z))] with the
+    last z. For a linear critic D(x) = w . x + b the penalty is exactly 10 (||w|| - 1)^2 whatever
+    epsilon is. Returns the batch sizes the step asked ``sample_latent`` for.
     """
     keras.utils.set_random_seed(3)
     g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Reshape((4, 1, 1))])
@@ -83,41 +84,8 @@ def test_train_step_matches_the_update_sequence_by_hand():
     g_ref, d_ref = keras.models.clone_model(g), keras.models.clone_model(d)
     g_ref.set_weights(g.get_weights())
     d_ref.set_weights(d.get_weights())
-    gan = WGANGP(g, d, d_steps=2)
+    gan = WGANGP(g, d, d_steps=len(zs), **gan_kwargs)
     gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
-    z = tf.constant(np.random.default_rng(0).standard_normal((3, 2)), tf.float32)
-    gan.sample_latent = lambda batch_size: z
-    real = tf.constant(np.random.default_rng(1).uniform(-1, 1, (3, 4, 1, 1)), tf.float32)
-    gan.train_on_batch(real)
-
-    def sgd(loss_fn, model):
-        with tf.GradientTape() as tape:
-            loss = loss_fn()
-        for v, grad in zip(model.trainable_variables, tape.gradient(loss, model.trainable_variables)):
-            v.assign_sub(0.1 * grad)
-
-    w = d_ref.trainable_variables[0]
-    for _ in range(2):
-        sgd(lambda: tf.reduce_mean(d_ref(g_ref(z))) - tf.reduce_mean(d_ref(real)) + 10.0 * (tf.norm(w) - 1.0) ** 2,
-            d_ref)
-    sgd(lambda: -tf.reduce_mean(d_ref(g_ref(z))), g_ref)
-    for got, want in zip(d.get_weights() + g.get_weights(), d_ref.get_weights() + g_ref.get_weights()):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-
-
-def test_fresh_real_batches_give_each_critic_update_its_own_slice_as_in_algorithm_1():
-    """Algorithm 1 (Gulrajani et al., 2017) draws a new real batch for every critic update: with
-    ``fresh_real_batches`` a dataset batch of 7 images and n_critic = 2 gives the updates real[0:3]
-    and real[3:6] (the seventh image is left out), and G's update uses batches of 3 too."""
-    keras.utils.set_random_seed(3)
-    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Reshape((4, 1, 1))])
-    d = _linear_critic(4)
-    g_ref, d_ref = keras.models.clone_model(g), keras.models.clone_model(d)
-    g_ref.set_weights(g.get_weights())
-    d_ref.set_weights(d.get_weights())
-    gan = WGANGP(g, d, d_steps=2, fresh_real_batches=True)
-    gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
-    zs = [tf.constant(np.random.default_rng(i).standard_normal((3, 2)), tf.float32) for i in range(2)]
     sizes = []
 
     def latent(batch_size):
@@ -125,9 +93,7 @@ def test_fresh_real_batches_give_each_critic_update_its_own_slice_as_in_algorith
         return zs[len(sizes) - 1]
 
     gan.sample_latent = latent
-    real = tf.constant(np.random.default_rng(1).uniform(-1, 1, (7, 4, 1, 1)), tf.float32)
     gan.train_on_batch(real)
-    assert [int(tf.get_static_value(n) or -1) for n in sizes] in ([3, 3], [-1, -1])  # static or dynamic 3
 
     def sgd(loss_fn, model):
         with tf.GradientTape() as tape:
@@ -136,12 +102,31 @@ def test_fresh_real_batches_give_each_critic_update_its_own_slice_as_in_algorith
             v.assign_sub(0.1 * grad)
 
     w = d_ref.trainable_variables[0]
-    for z, part in zip(zs, (real[0:3], real[3:6])):
+    for z, part in zip(zs, parts):
         sgd(lambda z=z, part=part: (tf.reduce_mean(d_ref(g_ref(z))) - tf.reduce_mean(d_ref(part))
                                     + 10.0 * (tf.norm(w) - 1.0) ** 2), d_ref)
-    sgd(lambda: -tf.reduce_mean(d_ref(g_ref(zs[1]))), g_ref)
+    sgd(lambda: -tf.reduce_mean(d_ref(g_ref(zs[-1]))), g_ref)
     for got, want in zip(d.get_weights() + g.get_weights(), d_ref.get_weights() + g_ref.get_weights()):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    return sizes
+
+
+def test_train_step_matches_the_update_sequence_by_hand():
+    """n_critic = 2 critic steps, then one G step, as in Algorithm 1 (Gulrajani et al., 2017) for one
+    real batch and one z (by default the step shares the batch across its updates; see gan_utils.wgan)."""
+    z = tf.constant(np.random.default_rng(0).standard_normal((3, 2)), tf.float32)
+    real = tf.constant(np.random.default_rng(1).uniform(-1, 1, (3, 4, 1, 1)), tf.float32)
+    _check_against_algorithm_1(real, [z, z], [real, real])
+
+
+def test_fresh_real_batches_give_each_critic_update_its_own_slice_as_in_algorithm_1():
+    """Algorithm 1 (Gulrajani et al., 2017) draws a new real batch for every critic update: with
+    ``fresh_real_batches`` a dataset batch of 7 images and n_critic = 2 gives the updates real[0:3]
+    and real[3:6] (the seventh image is left out), and G's update uses batches of 3 too."""
+    zs = [tf.constant(np.random.default_rng(i).standard_normal((3, 2)), tf.float32) for i in range(2)]
+    real = tf.constant(np.random.default_rng(1).uniform(-1, 1, (7, 4, 1, 1)), tf.float32)
+    sizes = _check_against_algorithm_1(real, zs, [real[0:3], real[3:6]], fresh_real_batches=True)
+    assert [int(tf.get_static_value(n) or -1) for n in sizes] in ([3, 3], [-1, -1])  # static or dynamic 3
 
 
 def test_fresh_real_batches_slice_the_labels_with_the_images():
