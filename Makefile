@@ -22,9 +22,12 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
 
-## test: unit tests, then nbval over notebooks/ in quick mode (one pytest summary)
+## test: unit tests, then nbval over notebooks/ in quick mode (one pytest summary). The notebooks write to a
+## fresh artifacts/test-run/, so checkpoints left by an earlier version of a recipe cannot break the run.
+TEST_ARTIFACTS := $(CURDIR)/artifacts/test-run
 test: $(STAMP)
-	GAN_QUICK=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
+	rm -rf $(TEST_ARTIFACTS)
+	GAN_QUICK=1 GAN_ARTIFACTS_DIR=$(TEST_ARTIFACTS) $(PY) -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -q

@@ -463,11 +463,15 @@ class GAN(keras.Model):
             return [(real, labels)] * self.d_steps
         real = tf.convert_to_tensor(real)  # also when a run_eagerly step is given NumPy arrays
         labels = None if labels is None else tf.convert_to_tensor(labels)
+        message = (f"fresh_real_batches cuts each dataset batch into d_steps={self.d_steps} slices, but a batch "
+                   f"held fewer than {self.d_steps} images: build the dataset with d_steps times the batch size of "
+                   "one update (Recipe.dataset_batch_size)")
+        if real.shape[0] is not None and real.shape[0] < self.d_steps:
+            # Known when the step is traced: fail here. (Left to the run-time check, TensorFlow's graph optimiser
+            # may first trip over the empty slices with an unrelated shape error.)
+            raise ValueError(f"{message}; got a batch of {real.shape[0]}")
         size = tf.shape(real)[0] // self.d_steps
-        check = tf.debugging.assert_positive(
-            size, message=f"fresh_real_batches cuts each dataset batch into d_steps={self.d_steps} slices, but a "
-                          f"batch held fewer than {self.d_steps} images: build the dataset with d_steps times the "
-                          "batch size of one update (Recipe.dataset_batch_size)")
+        check = tf.debugging.assert_positive(size, message=message)
         with tf.control_dependencies([check]):  # check before any update runs on an empty slice
             size = tf.identity(size)
         return [(real[i * size:(i + 1) * size], None if labels is None else labels[i * size:(i + 1) * size])

@@ -160,8 +160,14 @@ def test_fresh_real_batches_slice_the_labels_with_the_images():
 def test_fresh_real_batches_need_d_steps_images_per_batch():
     gan = _tiny_wgan(d_steps=3, fresh_real_batches=True)
     images = np.zeros((2, 8, 8, 1), np.float32)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"fresh_real_batches.*dataset_batch_size"):
+    # A batch size known when the step is traced: refused then.
+    with pytest.raises(ValueError, match=r"fresh_real_batches.*dataset_batch_size.*got a batch of 2"):
         gan.train_on_batch(images)
+    # A dataset whose batch size is only known at run time (no drop_remainder): the run-time check.
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(2)
+    assert dataset.element_spec.shape[0] is None
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"fresh_real_batches.*dataset_batch_size"):
+        gan.fit(dataset, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="fresh_real_batches must be True or False"):
         _tiny_wgan(fresh_real_batches="yes")
 
