@@ -191,8 +191,8 @@ RECIPES: dict[str, Recipe] = {
     # the same after 8 epochs (7.49, then 6.94 after 16). ProGAN's drift term 0.001 E[D(x)^2] (Karras et al., 2018)
     # on this recipe: 6.60 after 6 epochs against 7.53, worse. The same deeper critic *without* LayerNorm (as
     # Gulrajani et al.'s MNIST critic) kept rising: 8.15, 8.37, 8.58, 8.67 after 5, 7, 9 and 10 epochs, at about 48 s
-    # per epoch alone on the CPU (the LayerNorm critic at width 32: ~28 s; with the blocks: ~61 s). This recipe;
-    # notebook 04 with it: 23 of 24 epochs in 19.5 min (~50 s each), 9.02 over 10,000 samples (FID 20.8).
+    # per epoch alone on the CPU (the LayerNorm critic at width 32: ~28 s; with the blocks: ~61 s). The recipe below
+    # without its code; notebook 04 with that: 23 of 24 epochs in 19.5 min (~50 s each), 9.02 over 10,000 samples (FID 20.8).
     # InfoGAN's 10-way code with z of 64 and lambda = 2, as in the dcgan recipe, on these networks (2026-12-04, fifth
     # session; scratch run, 2,000 samples after each epoch): 8.96 after 11 epochs where the recipe without it had
     # 8.64, 9.21 after 13, 9.42 after 19 and 9.52 after 24, 9.49 over 10,000 (18.8 min, ~47 s per epoch); without it 8.99 after 23.
