@@ -195,7 +195,7 @@ RECIPES: dict[str, Recipe] = {
     # without its code; notebook 04 with that: 23 of 24 epochs in 19.5 min (~50 s each), 9.02 over 10,000 samples (FID 20.8).
     # InfoGAN's 10-way code with z of 64 and lambda = 2, as in the dcgan recipe, on these networks (2026-12-04, fifth
     # session; scratch run, 2,000 samples after each epoch): 8.96 after 11 epochs where the recipe without it had
-    # 8.64, 9.21 after 13, 9.42 after 19 and 9.52 after 24, 9.49 over 10,000 (18.8 min, ~47 s per epoch); without it 8.99 after 23.
+    # 8.64, 9.21 after 13, 9.42 after 19 and 9.52 after 24, 9.49 over 10,000 (18.7 min, ~47 s per epoch); without it 8.99 after 23.
     # Notebook 04 with it: 24 epochs in 17.7 min, 9.38 after 24 (2,000 samples), 9.28 over 10,000 (FID 9.78): the
     # code is not part of WGAN-GP (the critic's loss and penalty are unchanged), and 9.28 is still short of 9.4.
     "wgan-gp": Recipe(name="wgan-gp", build=_build_wgan, epochs=24, batch_size=64, latent_dim=64, d_lr=5e-4,
