@@ -96,6 +96,8 @@ class GAN(keras.Model):
             feature layer, and both losses add ``info_weight`` * L_I, the cross-entropy
             of Q's guess on G(z) against c (``losses.info_loss``). 0 (default): off.
         info_weight: lambda, the weight of L_I (1.0, InfoGAN's value for discrete codes).
+        info_hidden: with ``info_codes``, units of a hidden layer in the head Q (InfoGAN's
+            Q has 128); 0 (default): Q is linear in D's features.
 
     Metrics: ``d_loss``, ``g_loss`` (of the step's last D update and its G
     update), ``d_real`` and ``d_fake`` (mean D(x) and D(G(z)) of that D update),
@@ -122,6 +124,7 @@ class GAN(keras.Model):
         bn_recalibration: int = 0,
         info_codes: int = 0,
         info_weight: float = 1.0,
+        info_hidden: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -180,9 +183,11 @@ class GAN(keras.Model):
             instance_noise, instance_noise_decay_steps)
         self.info_codes, self.info_weight = infogan.check_info_codes(
             info_codes, info_weight, generator, self.conditional)
+        self.info_hidden = infogan.check_info_hidden(info_hidden, self.info_codes)
         self.code_head = self._d_with_codes = None  # Q(c | x) and D's inputs -> [logits, Q's logits]
         if self.info_codes:
-            self.code_head, self._d_with_codes = infogan.with_code_head(discriminator, self.info_codes)
+            self.code_head, self._d_with_codes = infogan.with_code_head(discriminator, self.info_codes,
+                                                                        self.info_hidden)
         self.ema_generator = None
         if ema_decay is not None:
             self.ema_generator = keras.models.clone_model(generator)

@@ -1,7 +1,8 @@
 """InfoGAN's categorical code (Chen et al., 2016) for any GAN of the collection.
 
 ``GAN(..., info_codes=k)`` adds a head Q(c | x) to the discriminator (a Dense
-layer with k outputs on D's last feature layer, sharing D's convolutions) and a
+layer with k outputs on D's last feature layer, sharing D's convolutions; with
+``info_hidden=h`` a hidden Dense(h) + LeakyReLU before it) and a
 term lambda * L_I to both losses, where L_I is the cross-entropy of Q's guess
 against the code c = argmax(z_1 ... z_k) that produced G(z)
 (``losses.info_loss``). The generator reads the same code off z with a
@@ -61,15 +62,33 @@ def check_info_codes(info_codes, info_weight, generator: keras.Model, conditiona
     return info_codes, float(info_weight)  # CategoricalCode itself checks that z is wider than the code
 
 
-def with_code_head(discriminator: keras.Model, info_codes: int) -> tuple[keras.layers.Dense, keras.Model]:
-    """(head, model): Q's Dense layer, and D's inputs -> [D's logits, Q's logits float32 [B, k]].
+def check_info_hidden(info_hidden, info_codes: int) -> int:
+    """Validate ``GAN``'s ``info_hidden`` (units of Q's hidden layer, 0 for none); returns it as an int."""
+    if isinstance(info_hidden, bool) or not isinstance(info_hidden, numbers.Integral) or info_hidden < 0:
+        raise ValueError(f"info_hidden is the number of units of the code head's hidden layer, an integer >= 0 "
+                         f"(0: a linear head; InfoGAN uses 128), got {info_hidden!r}")
+    if info_hidden and not info_codes:
+        raise ValueError(f"info_hidden={info_hidden} sizes the hidden layer of the code head, which only exists with "
+                         "info_codes=k: pass info_codes too, or drop info_hidden")
+    return int(info_hidden)
+
+
+def with_code_head(discriminator: keras.Model, info_codes: int,
+                   hidden: int = 0) -> tuple[keras.layers.Layer, keras.Model]:
+    """(head, model): Q's layers, and D's inputs -> [D's logits, Q's logits float32 [B, k]].
 
     The model shares every weight of ``discriminator``; the head reads D's last
     feature layer (``losses.default_feature_layer``, the input of its final Dense),
-    so one pass gives both outputs.
+    so one pass gives both outputs. ``hidden`` = 0: the head is one Dense layer
+    (Q linear in D's features); ``hidden`` = h > 0: Dense(h), LeakyReLU(0.2), then
+    Dense(k), like InfoGAN's Q (Chen et al., 2016, appendix C.1: FC 128 before the
+    output, there with BatchNorm, left out here so the head matches the critics).
     """
     features = discriminator.get_layer(default_feature_layer(discriminator)).output
     head = keras.layers.Dense(info_codes, dtype="float32", name="code_logits")
+    if hidden:
+        head = keras.Sequential([keras.layers.Dense(hidden, name="code_hidden"),
+                                 keras.layers.LeakyReLU(0.2, name="code_hidden_lrelu"), head], name="code_head")
     inputs = discriminator.inputs if len(discriminator.inputs) > 1 else discriminator.inputs[0]
     model = keras.Model(inputs, [discriminator.outputs[0], head(features)], name=f"{discriminator.name}_with_codes")
     return head, model

@@ -103,6 +103,31 @@ def test_the_head_shares_d_and_reads_its_last_features():
     assert code_logits.shape == (16, 3)
 
 
+def test_a_hidden_head_is_dense_leaky_relu_dense_on_ds_features():
+    gan = _info_gan(info_hidden=5)
+    x = _batch()
+    logits, code_logits = gan.discriminate_with_codes(x)
+    np.testing.assert_allclose(logits.numpy(), gan.discriminate(x).numpy(), rtol=1e-5, atol=1e-6)
+    features = losses.feature_extractor(gan.discriminator)(x).numpy()
+    hidden = gan.code_head.get_layer("code_hidden")
+    out = gan.code_head.get_layer("code_logits")
+    assert hidden.units == 5 and out.units == 3
+    h = features @ hidden.kernel.numpy() + hidden.bias.numpy()
+    h = np.where(h > 0, h, 0.2 * h)
+    expected = h @ out.kernel.numpy() + out.bias.numpy()
+    np.testing.assert_allclose(code_logits.numpy(), expected, rtol=1e-4, atol=1e-5)
+    assert code_logits.dtype == tf.float32
+
+
+def test_one_step_trains_every_weight_of_a_hidden_head():
+    gan = _info_gan(info_hidden=5)
+    before = [w.numpy().copy() for w in gan.code_head.weights]
+    assert len(before) == 4 and len(gan.state_variables()["code_head"]) == 4
+    gan.train_on_batch(_batch(), return_dict=True)
+    assert all(not np.allclose(b, w.numpy()) for b, w in zip(before, gan.code_head.weights))
+    assert {id(v) for v in gan.code_head.trainable_variables} <= {id(v) for v in gan.d_trainable_variables}
+
+
 def test_the_code_layer_reads_float32_z_under_mixed_precision():
     # In bfloat16 1.0 and 1.0 + 2^-10 are the same number: an autocasting layer would pick code 0.
     z = np.zeros((1, 8), np.float32)
@@ -177,14 +202,15 @@ def test_wgan_gp_with_a_code_trains_finite():
     assert "info_loss" in logs and "gp" in logs
 
 
-def test_train_and_resume_keep_the_head(tmp_path):
+@pytest.mark.parametrize("hidden", [0, 5])
+def test_train_and_resume_keep_the_head(tmp_path, hidden):
     x = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 1)).astype(np.float32)
     data = gu.make_dataset(x, batch_size=16, seed=0)
-    gu.train(_info_gan(), data, tmp_path / "run", 1, verbose=0)
-    resumed = _info_gan()
+    gu.train(_info_gan(info_hidden=hidden), data, tmp_path / "run", 1, verbose=0)
+    resumed = _info_gan(info_hidden=hidden)
     result = gu.train(resumed, data, tmp_path / "run", 2, verbose=0)
     assert result.resumed_from == 1 and len(result.history["info_loss"]) == 2
-    uninterrupted = _info_gan()
+    uninterrupted = _info_gan(info_hidden=hidden)
     gu.train(uninterrupted, data, tmp_path / "once", 2, verbose=0)
     for a, b in zip(resumed.code_head.weights, uninterrupted.code_head.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
@@ -195,7 +221,12 @@ def test_train_and_resume_keep_the_head(tmp_path):
     ({"info_codes": 2.0}, "info_codes must be 0"),
     ({"info_codes": 3, "info_weight": -1.0}, "info_weight is lambda"),
     ({"info_codes": 4}, r"CategoricalCode\(4\) layer; it has \[3\]"),
+    ({"info_codes": 3, "info_hidden": -1}, "info_hidden is the number of units"),
+    ({"info_codes": 3, "info_hidden": 2.5}, "info_hidden is the number of units"),
+    ({"info_codes": 3, "info_hidden": True}, "info_hidden is the number of units"),
+    ({"info_hidden": 8}, "only exists with info_codes=k"),
 ])
+@pytest.mark.filterwarnings("ignore:the generator reads a categorical code")  # info_codes=0 with a coded G
 def test_bad_info_settings_say_what_to_do(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GAN(_coded_generator(k=3), _discriminator(), **kwargs)
