@@ -81,7 +81,7 @@ def with_code_head(discriminator: keras.Model, info_codes: int,
     feature layer (``losses.default_feature_layer``, the input of its final Dense),
     so one pass gives both outputs. ``hidden`` = 0: the head is one Dense layer
     (Q linear in D's features); ``hidden`` = h > 0: Dense(h), LeakyReLU(0.2), then
-    Dense(k), like InfoGAN's Q (Chen et al., 2016, appendix C.1: FC 128 before the
+    Dense(k), like InfoGAN's Q (Chen et al., 2016, MNIST networks in the appendix: FC 128 before the
     output, there with BatchNorm, left out here so the head matches the critics).
     """
     features = discriminator.get_layer(default_feature_layer(discriminator)).output
