@@ -21,6 +21,7 @@ import numpy as np
 
 from .layers import CategoricalCode
 from .losses import default_feature_layer
+from .models import check_count
 
 
 def categorical_code_sizes(generator: keras.Model) -> list[int]:
@@ -64,13 +65,12 @@ def check_info_codes(info_codes, info_weight, generator: keras.Model, conditiona
 
 def check_info_hidden(info_hidden, info_codes: int) -> int:
     """Validate ``GAN``'s ``info_hidden`` (units of Q's hidden layer, 0 for none); returns it as an int."""
-    if isinstance(info_hidden, bool) or not isinstance(info_hidden, numbers.Integral) or info_hidden < 0:
-        raise ValueError(f"info_hidden is the number of units of the code head's hidden layer, an integer >= 0 "
-                         f"(0: a linear head; InfoGAN uses 128), got {info_hidden!r}")
+    info_hidden = check_count("info_hidden (units of the code head's hidden layer)", info_hidden,
+                              "0: a linear head; InfoGAN uses 128")
     if info_hidden and not info_codes:
         raise ValueError(f"info_hidden={info_hidden} sizes the hidden layer of the code head, which only exists with "
                          "info_codes=k: pass info_codes too, or drop info_hidden")
-    return int(info_hidden)
+    return info_hidden
 
 
 def with_code_head(discriminator: keras.Model, info_codes: int,

@@ -221,9 +221,9 @@ def test_train_and_resume_keep_the_head(tmp_path, hidden):
     ({"info_codes": 2.0}, "info_codes must be 0"),
     ({"info_codes": 3, "info_weight": -1.0}, "info_weight is lambda"),
     ({"info_codes": 4}, r"CategoricalCode\(4\) layer; it has \[3\]"),
-    ({"info_codes": 3, "info_hidden": -1}, "info_hidden is the number of units"),
-    ({"info_codes": 3, "info_hidden": 2.5}, "info_hidden is the number of units"),
-    ({"info_codes": 3, "info_hidden": True}, "info_hidden is the number of units"),
+    ({"info_codes": 3, "info_hidden": -1}, r"info_hidden \(units of the code head.s hidden layer\) must be an integer >= 0"),
+    ({"info_codes": 3, "info_hidden": 2.5}, r"info_hidden \(units of the code head.s hidden layer\) must be an integer >= 0"),
+    ({"info_codes": 3, "info_hidden": True}, r"info_hidden \(units of the code head.s hidden layer\) must be an integer >= 0"),
     ({"info_hidden": 8}, "only exists with info_codes=k"),
 ])
 @pytest.mark.filterwarnings("ignore:the generator reads a categorical code")  # info_codes=0 with a coded G
