@@ -18,8 +18,8 @@ __version__ = "0.1.0"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _LAZY = {
-    "data": ["DatasetError", "load_dataset", "load_fashion_mnist", "load_mnist", "make_dataset",
-             "to_float_images", "to_uint8_images"],
+    "data": ["DatasetError", "load_dataset", "load_fashion_mnist", "load_mnist", "labelled_subset",
+             "make_dataset", "to_float_images", "to_uint8_images"],
     "models": ["build_dcgan_discriminator", "build_dcgan_generator", "build_mlp_discriminator", "build_mlp_generator"],
     "losses": ["critic_loss_wasserstein", "discriminator_loss", "feature_matching_loss", "generator_loss_minimax",
                "generator_loss_non_saturating", "generator_loss_wasserstein", "gradient_penalty"],

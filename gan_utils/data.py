@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import numbers
 import os
 import shutil
 import tempfile
@@ -224,6 +225,27 @@ def load_mnist(path: str | os.PathLike | None = None, source: str = "files"):
 def load_fashion_mnist(path: str | os.PathLike | None = None, source: str = "files"):
     """Fashion-MNIST: ``((x_train, y_train), (x_test, y_test))``, uint8 (see ``load_dataset``)."""
     return load_dataset("fashion_mnist", path, source)
+
+
+def labelled_subset(images, labels, per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` images of every class, drawn without replacement: (images [k * per_class, ...], labels int32).
+
+    The few labelled images of a semi-supervised model (``GAN(info_labelled=...)``),
+    ordered by class; the same ``seed`` gives the same images.
+    """
+    labels = np.asarray(labels)
+    if isinstance(per_class, bool) or not isinstance(per_class, numbers.Integral) or per_class < 1:
+        raise ValueError(f"per_class must be a positive integer (labelled images per class, e.g. 10), got {per_class!r}")
+    if labels.ndim != 1 or len(labels) != len(images) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integers [N] with one label per image ({len(images)}), got "
+                         f"{labels.dtype} {labels.shape}")
+    classes, counts = np.unique(labels, return_counts=True)
+    if counts.min() < per_class:
+        raise ValueError(f"class {classes[counts.argmin()]} has only {counts.min()} images, fewer than "
+                         f"per_class={per_class}: ask for fewer, or pass more of the training set")
+    rng = np.random.default_rng(seed)
+    chosen = np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes])
+    return np.asarray(images)[chosen], labels[chosen].astype(np.int32)
 
 
 def to_float_images(images) -> np.ndarray:

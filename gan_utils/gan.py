@@ -98,11 +98,21 @@ class GAN(keras.Model):
         info_weight: lambda, the weight of L_I (1.0, InfoGAN's value for discrete codes).
         info_hidden: with ``info_codes``, units of a hidden layer in the head Q (InfoGAN's
             Q has 128); 0 (default): Q is linear in D's features.
+        info_labelled: with ``info_codes``, a pair (images, labels): a few real images
+            (uint8, or floats in [-1, 1]) and the code each should get, every code in
+            [0, k) at least once (``data.labelled_subset`` draws some per class).
+            Every D update adds ``info_weight`` * the cross-entropy of Q on
+            ``info_labelled_batch`` of them, drawn at random, to D's loss: the
+            semi-supervised InfoGAN of Spurr et al. (2017), which ties code c to
+            label c. G's loss is unchanged. None (default): unsupervised codes.
+        info_labelled_batch: labelled images per D update (16).
 
     Metrics: ``d_loss``, ``g_loss`` (of the step's last D update and its G
     update), ``d_real`` and ``d_fake`` (mean D(x) and D(G(z)) of that D update),
     ``d_grad_norm`` and ``g_grad_norm`` when tracked, ``instance_noise`` (sigma_t) when on,
-    ``info_loss`` (L_I of the G update) with ``info_codes``. ``d_loss`` and ``g_loss``
+    ``info_loss`` (L_I of the G update) with ``info_codes``, ``labelled_loss`` (Q's
+    cross-entropy on the labelled images, averaged over the D updates) with
+    ``info_labelled``. ``d_loss`` and ``g_loss``
     are the adversarial losses alone (without lambda * L_I); ``d_grad_norm`` covers D
     and its code head.
     """
@@ -125,6 +135,8 @@ class GAN(keras.Model):
         info_codes: int = 0,
         info_weight: float = 1.0,
         info_hidden: int = 0,
+        info_labelled=None,
+        info_labelled_batch: int = 16,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -184,6 +196,10 @@ class GAN(keras.Model):
         self.info_codes, self.info_weight = infogan.check_info_codes(
             info_codes, info_weight, generator, self.conditional)
         self.info_hidden = infogan.check_info_hidden(info_hidden, self.info_codes)
+        images, labels, self.info_labelled_batch = infogan.check_info_labelled(
+            info_labelled, info_labelled_batch, self.info_codes, self.image_shape)
+        # Constants of the compiled step, not state: a resumed run passes the same images again.
+        self._labelled = None if images is None else (tf.constant(images), tf.constant(labels))
         self.code_head = self._d_with_codes = None  # Q(c | x) and D's inputs -> [logits, Q's logits]
         if self.info_codes:
             self.code_head, self._d_with_codes = infogan.with_code_head(discriminator, self.info_codes,
@@ -203,6 +219,7 @@ class GAN(keras.Model):
         self.g_grad_norm_tracker = keras.metrics.Mean(name="g_grad_norm") if track_grad_norms else None
         self.instance_noise_tracker = keras.metrics.Mean(name="instance_noise") if self.instance_noise else None
         self.info_loss_tracker = keras.metrics.Mean(name="info_loss") if self.info_codes else None
+        self.labelled_loss_tracker = keras.metrics.Mean(name="labelled_loss") if self._labelled else None
 
     # ----------------------------------------------------------- set-up
     def compile(
@@ -248,9 +265,10 @@ class GAN(keras.Model):
 
     @property
     def diagnostic_metrics(self) -> list:
-        """The optional trackers (gradient norms, instance noise, L_I); subclasses add them to their ``metrics``."""
+        """The optional trackers (gradient norms, instance noise, L_I, labelled codes); subclasses add them to
+        their ``metrics``."""
         return [m for m in (self.d_grad_norm_tracker, self.g_grad_norm_tracker, self.instance_noise_tracker,
-                            self.info_loss_tracker) if m]
+                            self.info_loss_tracker, self.labelled_loss_tracker) if m]
 
     @property
     def d_trainable_variables(self) -> list:
@@ -344,6 +362,18 @@ class GAN(keras.Model):
             return self.discriminate(fake, labels, training=True), tf.constant(0.0)
         logits, code_logits = self.discriminate_with_codes(fake, training=True)
         return logits, losses.info_loss(code_logits, latent_codes(z, self.info_codes))
+
+    def _labelled_code_loss(self) -> tf.Tensor:
+        """Q's cross-entropy on ``info_labelled_batch`` labelled images drawn at random (0.0 without them)."""
+        if self._labelled is None:
+            return tf.constant(0.0)
+        images, codes = self._labelled
+        pick = tf.random.stateless_uniform([self.info_labelled_batch], seed=self.next_seed(), minval=0,
+                                           maxval=tf.shape(codes)[0], dtype=tf.int32)
+        _, code_logits = self.discriminate_with_codes(tf.gather(images, pick), training=True)
+        loss = losses.info_loss(code_logits, tf.gather(codes, pick))
+        self.labelled_loss_tracker.update_state(loss)
+        return loss
 
     def discriminator_features(self, images, labels=None, training: bool = False) -> tf.Tensor:
         """f(x), the output of D's feature layer (feature matching): float32 [B, ...]; noisy in training."""
@@ -486,12 +516,14 @@ class GAN(keras.Model):
         """One optimiser step of D on a real batch and G(z); returns (loss, real logits, fake logits).
 
         The loss returned is the hook's (``discriminator_loss``); with ``info_codes`` D and
-        its code head minimise it plus ``info_weight`` * L_I on G(z).
+        its code head minimise it plus ``info_weight`` * L_I on G(z) (plus, with
+        ``info_labelled``, ``info_weight`` * Q's cross-entropy on a batch of labelled images).
         """
         fake = tf.stop_gradient(fake)
         with tf.GradientTape() as tape:
             real_logits = self.discriminate(real, labels, training=True)
             fake_logits, info = self._discriminate_fake(fake, labels, z)
+            info += self._labelled_code_loss()
             d_loss = self.discriminator_loss(real_logits, fake_logits, real, fake, labels)
             d_loss, terms = d_loss if isinstance(d_loss, tuple) else (d_loss, {})
             scaled = self.d_optimizer.scale_loss(_per_replica(d_loss + self.info_weight * info))

@@ -5,7 +5,10 @@ layer with k outputs on D's last feature layer, sharing D's convolutions; with
 ``info_hidden=h`` a hidden Dense(h) + LeakyReLU before it) and a
 term lambda * L_I to both losses, where L_I is the cross-entropy of Q's guess
 against the code c = argmax(z_1 ... z_k) that produced G(z)
-(``losses.info_loss``). The generator reads the same code off z with a
+(``losses.info_loss``). With ``info_labelled=(images, labels)``, a few real
+images whose label is the code they should get, D's loss adds lambda times Q's
+cross-entropy on them too (semi-supervised InfoGAN, Spurr et al., 2017): code c
+then means digit c instead of whatever split the run happens to find. The generator reads the same code off z with a
 ``layers.CategoricalCode(k)`` layer, so z stays N(0, I) and sampling, saving
 and the command line are unchanged. This module checks the pair and builds the
 head; the train step lives in ``gan.GAN``.
@@ -71,6 +74,42 @@ def check_info_hidden(info_hidden, info_codes: int) -> int:
         raise ValueError(f"info_hidden={info_hidden} sizes the hidden layer of the code head, which only exists with "
                          "info_codes=k: pass info_codes too, or drop info_hidden")
     return info_hidden
+
+
+def check_info_labelled(info_labelled, batch_size, info_codes: int, image_shape: tuple):
+    """Validate ``GAN``'s ``info_labelled`` and ``info_labelled_batch``.
+
+    Returns (images float32 [N, H, W, C] in [-1, 1], labels int32 [N], batch size),
+    or (None, None, batch size) without labelled images.
+    """
+    from .data import to_float_images
+
+    batch_size = check_count("info_labelled_batch (labelled images per discriminator update)", batch_size,
+                             "e.g. 16")
+    if info_labelled is None:
+        return None, None, batch_size
+    if not info_codes:
+        raise ValueError("info_labelled guides the code head Q, which only exists with info_codes=k: pass "
+                         "info_codes too, or drop info_labelled")
+    if not isinstance(info_labelled, (tuple, list)) or len(info_labelled) != 2:
+        raise ValueError("info_labelled must be a pair (images, labels): a few real images and, for each, the "
+                         "code in [0, k) it should get (for MNIST with info_codes=10, its digit); build it with "
+                         "gan_utils.labelled_subset(x_train, y_train, per_class)")
+    if not batch_size:
+        raise ValueError("info_labelled_batch must be >= 1 (labelled images per discriminator update, e.g. 16)")
+    images, labels = to_float_images(info_labelled[0]), np.asarray(info_labelled[1])
+    if images.shape[1:] != tuple(image_shape):
+        raise ValueError(f"info_labelled images have shape {images.shape[1:]} each, the discriminator takes "
+                         f"{tuple(image_shape)}")
+    if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"info_labelled labels must be integers [N] = [{len(images)}] (one code per image), got "
+                         f"{labels.dtype} {labels.shape}")
+    missing = sorted(set(range(info_codes)) - set(labels.tolist()))
+    outside = sorted(set(labels.tolist()) - set(range(info_codes)))
+    if outside or missing:
+        raise ValueError(f"info_labelled labels must be codes in [0, {info_codes}) and give every code at least one "
+                         f"image; {f'got {outside} outside that range' if outside else f'no image for {missing}'}")
+    return images, labels.astype(np.int32), batch_size
 
 
 def with_code_head(discriminator: keras.Model, info_codes: int,

@@ -14,6 +14,7 @@ import keras
 
 from . import models
 from .config import dtype_policy, is_quick, set_seed
+from .data import labelled_subset
 from .gan import GAN
 from .wgan import WGANGP
 
@@ -36,6 +37,9 @@ class Recipe:
             "mixed_bfloat16", "mixed_float16" or "auto", see ``config.resolve_precision``).
         jit_compile: compile the train step with XLA.
         steps_per_execution: train steps per compiled call.
+        labelled_per_class: > 0 guides the GAN's categorical code with that many
+            labelled training images per class (``GAN(info_labelled=...)``, drawn by
+            ``data.labelled_subset``); ``build_gan`` then needs the training set.
     """
 
     name: str
@@ -56,6 +60,7 @@ class Recipe:
     precision: str = "float32"
     jit_compile: bool = False
     steps_per_execution: int = 1
+    labelled_per_class: int = 0
 
     def with_overrides(self, **changes) -> Recipe:
         """A copy with some fields changed; None values are ignored."""
@@ -221,7 +226,8 @@ RECIPES: dict[str, Recipe] = {
                       gan_kwargs={"ema_decay": 0.999, "d_steps": 5, "gp_weight": 10.0, "bn_recalibration": 4096,
                                   "fresh_real_batches": True, "info_codes": 10, "info_weight": 2.0},
                       model_kwargs={"g_width": 48, "d_width": 32, "g_extra_convs": 1, "d_extra_convs": 2,
-                                    "d_norm": None}),
+                                    "d_norm": None},
+                      labelled_per_class=10),
 }
 
 
@@ -233,11 +239,23 @@ def get_recipe(name: str) -> Recipe:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(RECIPES)}") from None
 
 
-def build_gan(recipe: Recipe, image_shape=(28, 28, 1), seed: int = 0, **compile_kwargs) -> GAN:
-    """Build and compile the GAN a recipe describes."""
+def build_gan(recipe: Recipe, image_shape=(28, 28, 1), seed: int = 0, labelled=None, **compile_kwargs) -> GAN:
+    """Build and compile the GAN a recipe describes.
+
+    ``labelled``: the training set ``(x_train, y_train)``, needed by a recipe with
+    ``labelled_per_class``, which draws its labelled images from it with ``seed``.
+    """
+    gan_kwargs = dict(recipe.gan_kwargs)
+    if recipe.labelled_per_class:
+        if labelled is None:
+            raise ValueError(f"recipe {recipe.name!r} guides its code with {recipe.labelled_per_class} labelled "
+                             "images per class: pass the training set, build_gan(recipe, labelled=(x_train, y_train))")
+        gan_kwargs["info_labelled"] = labelled_subset(*labelled, recipe.labelled_per_class, seed=seed)
+    elif labelled is not None:
+        raise ValueError(f"recipe {recipe.name!r} uses no labelled images (labelled_per_class=0): drop labelled=")
     with dtype_policy(recipe.precision):
         generator, discriminator = recipe.build(recipe, tuple(image_shape))
-        gan = recipe.gan_class(generator, discriminator, seed=seed, **recipe.gan_kwargs)
+        gan = recipe.gan_class(generator, discriminator, seed=seed, **gan_kwargs)
     compile_kwargs = {"jit_compile": recipe.jit_compile, "steps_per_execution": recipe.steps_per_execution,
                       **compile_kwargs}
     gan.compile(
@@ -290,6 +308,7 @@ def train_recipe(
         batch_size=recipe.dataset_batch_size,
         seed=seed,
     )
-    gan = build_gan(recipe, image_shape=(*x_train.shape[1:3], 1), seed=seed)
+    gan = build_gan(recipe, image_shape=(*x_train.shape[1:3], 1), seed=seed,
+                    labelled=(x_train, y_train) if recipe.labelled_per_class else None)
     n_epochs = recipe.quick_epochs if quick and epochs is None else recipe.epochs
     return train(gan, data, out_dir, n_epochs, verbose=verbose, max_minutes=max_minutes)

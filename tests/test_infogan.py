@@ -285,3 +285,92 @@ def test_code_grid_rows_are_codes_and_columns_share_the_noise():
     np.testing.assert_array_equal(images[4:8], row_1)
     with pytest.raises(ValueError, match="one CategoricalCode layer"):
         gu.code_grid_images(gu.build_mlp_generator(8, (8, 8, 1), hidden=(16,)), noise)
+
+
+# ------------------------------------------------------------------ labelled images (semi-supervised codes)
+def _labelled(k=3, per_code=1, seed=0):
+    images = np.random.default_rng(seed).integers(0, 256, (k * per_code, 8, 8), dtype=np.uint8)
+    return images, np.repeat(np.arange(k), per_code)
+
+
+def _labelled_gan(k=3, batch=1, weight=1.0, **kwargs):
+    keras.utils.set_random_seed(0)
+    gan = GAN(_coded_generator(k=k), _discriminator("layer"), seed=1, info_codes=k, info_weight=weight,
+              info_labelled=_labelled(k), info_labelled_batch=batch, **kwargs)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    return gan
+
+
+def test_labelled_subset_draws_per_class_images_of_every_class():
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    images = np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2)
+    x, y = gu.labelled_subset(images, labels, 2, seed=3)
+    np.testing.assert_array_equal(y, [0, 0, 1, 1, 2, 2])
+    assert y.dtype == np.int32 and x.shape == (6, 2, 2)
+    rows = [int(np.flatnonzero((images == img).all(axis=(1, 2)))[0]) for img in x]
+    assert len(set(rows)) == 6 and all(labels[r] == c for r, c in zip(rows, y))  # distinct, each with its label
+    again, _ = gu.labelled_subset(images, labels, 2, seed=3)
+    np.testing.assert_array_equal(again, x)
+    with pytest.raises(ValueError, match="class 1 has only 3 images, fewer than per_class=4"):
+        gu.labelled_subset(images, labels, 4)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="per_class must be a positive integer"):
+            gu.labelled_subset(images, labels, bad)
+    with pytest.raises(ValueError, match="one label per image"):
+        gu.labelled_subset(images, labels[:5], 1)
+
+
+def test_labelled_loss_is_q_cross_entropy_on_one_labelled_image_and_pairs_image_with_label():
+    # With one image per update the loss must be the cross-entropy of exactly one (image, label) pair.
+    gan = _labelled_gan(batch=1)
+    images, labels = gan._labelled
+    code_logits = gan.discriminate_with_codes(images, training=True)[1].numpy()  # LayerNorm: per sample
+    log_q = code_logits - np.log(np.exp(code_logits).sum(axis=1, keepdims=True))
+    per_image = -log_q[np.arange(3), labels.numpy()]
+    wrong_pairs = -log_q[np.arange(3), (labels.numpy() + 1) % 3]
+    seen = []
+    for _ in range(40):
+        loss = float(gan._labelled_code_loss())
+        i = int(np.argmin(np.abs(per_image - loss)))
+        assert loss == pytest.approx(per_image[i], rel=1e-5)
+        assert not np.any(np.isclose(loss, wrong_pairs, rtol=1e-5))
+        seen.append(i)
+    assert set(seen) == {0, 1, 2}  # the picks cover the labelled set
+
+
+def test_a_discriminator_update_trains_the_head_on_the_labelled_images():
+    x = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 1)).astype(np.float32)
+    losses_by_weight = {}
+    for weight in (0.0, 5.0):  # lambda = 0: the term is there but nothing follows its gradient
+        gan = _labelled_gan(batch=3, weight=weight)
+        losses_by_weight[weight] = gan.fit(gu.make_dataset(x, batch_size=16, seed=0), epochs=25,
+                                           verbose=0).history["labelled_loss"]
+    assert losses_by_weight[5.0][-1] < 0.5 * math.log(3) < losses_by_weight[5.0][0]
+    assert losses_by_weight[0.0][-1] > 0.75 * math.log(3)
+    assert "labelled_loss" not in _info_gan().train_on_batch(_batch(), return_dict=True)
+
+
+def test_wgan_gp_with_labelled_images_trains_finite_under_mixed_precision():
+    with gu.config.dtype_policy("mixed_bfloat16"):
+        gan = WGANGP(_coded_generator(k=3), _discriminator("layer"), d_steps=2, seed=1, info_codes=3,
+                     info_labelled=_labelled(3, per_code=2), info_labelled_batch=4)
+    gan.compile()
+    logs = gan.train_on_batch(_batch(), return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values()) and logs["labelled_loss"] > 0.0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"info_labelled": _labelled(3)}, "only exists with info_codes=k"),
+    ({"info_codes": 3, "info_labelled": _labelled(3)[0]}, r"must be a pair \(images, labels\)"),
+    ({"info_codes": 3, "info_labelled": (_labelled(3)[0][:, :4], [0, 1, 2])}, r"shape \(4, 8, 1\) each.*\(8, 8, 1\)"),
+    ({"info_codes": 3, "info_labelled": (_labelled(3)[0], [0, 1])}, r"integers \[N\] = \[3\]"),
+    ({"info_codes": 3, "info_labelled": (_labelled(3)[0], [0.0, 1.0, 2.0])}, r"integers \[N\] = \[3\]"),
+    ({"info_codes": 3, "info_labelled": (_labelled(3)[0], [0, 1, 1])}, r"no image for \[2\]"),
+    ({"info_codes": 3, "info_labelled": (_labelled(4)[0], [0, 1, 2, 3])}, r"got \[3\] outside that range"),
+    ({"info_codes": 3, "info_labelled": _labelled(3), "info_labelled_batch": 0}, "info_labelled_batch must be >= 1"),
+    ({"info_codes": 3, "info_labelled_batch": -1}, r"info_labelled_batch \(labelled images per discriminator"),
+])
+@pytest.mark.filterwarnings("ignore:the generator reads a categorical code")  # info_codes=0 with a coded G
+def test_bad_labelled_settings_say_what_to_do(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GAN(_coded_generator(k=3), _discriminator(), **kwargs)

@@ -342,10 +342,15 @@ def test_wasserstein_monitor_records_the_estimate_and_the_score(tiny_images):
 def test_the_wgan_gp_recipe_builds_an_unnormalised_critic():
     from gan_utils import build_gan, get_recipe
 
-    gan = build_gan(get_recipe("wgan-gp").with_overrides(precision="float32"))
+    labels = np.arange(200) % 10
+    gan = build_gan(get_recipe("wgan-gp").with_overrides(precision="float32"),
+                    labelled=(np.zeros((200, 28, 28), np.uint8), labels))
     assert isinstance(gan, WGANGP) and gan.d_steps == 5 and gan.gp_weight == 10.0
     # InfoGAN's 10-way code on a z of 64 (lambda 2), as in the dcgan recipe: 9.49, 9.30, 9.28, 9.11 (four runs; without it 9.02).
     assert gan.info_codes == 10 and gan.info_weight == 2.0 and gan.generator.input_shape[-1] == 64
+    # ... guided by 10 labelled digits per class (semi-supervised InfoGAN), 16 per critic update.
+    np.testing.assert_array_equal(np.bincount(gan._labelled[1].numpy()), [10] * 10)
+    assert gan.info_labelled_batch == 16
     assert not batch_norm_layers(gan.critic)
     # Like Gulrajani et al.'s MNIST critic: no normalisation at all (a LayerNorm critic with the two extra
     # blocks lost its grip in scratch runs, see the recipe's comment).
@@ -379,7 +384,7 @@ def test_a_wgan_gp_recipe_with_info_codes_builds_a_coded_generator_and_trains_th
     from gan_utils.layers import CategoricalCode
 
     recipe = get_recipe("wgan-gp").with_overrides(precision="float32")
-    recipe = dataclasses.replace(recipe, latent_dim=16, gan_kwargs={**recipe.gan_kwargs, "info_codes": 3},
+    recipe = dataclasses.replace(recipe, latent_dim=16, labelled_per_class=0, gan_kwargs={**recipe.gan_kwargs, "info_codes": 3},
                                  model_kwargs={**recipe.model_kwargs, "g_width": 4, "d_width": 4})
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "nothing trains the code" warning
@@ -387,3 +392,22 @@ def test_a_wgan_gp_recipe_with_info_codes_builds_a_coded_generator_and_trains_th
     assert [layer.num_codes for layer in gan.generator.layers if isinstance(layer, CategoricalCode)] == [3]
     logs = gan.train_on_batch(_batch(tiny_images), return_dict=True)
     assert np.isfinite(logs["info_loss"]) and logs["info_loss"] > 0.0
+
+
+def test_a_recipe_with_labelled_per_class_draws_them_from_the_training_set_given(tiny_images):
+    from gan_utils import build_gan, get_recipe
+
+    recipe = get_recipe("wgan-gp").with_overrides(precision="float32")
+    recipe = dataclasses.replace(recipe, latent_dim=16, labelled_per_class=2,
+                                 gan_kwargs={**recipe.gan_kwargs, "info_codes": 3},
+                                 model_kwargs={**recipe.model_kwargs, "g_width": 4, "d_width": 4})
+    with pytest.raises(ValueError, match=r"2 labelled images per class: pass the training set.*labelled="):
+        build_gan(recipe, image_shape=(8, 8, 1))
+    x = np.random.default_rng(0).integers(0, 256, (30, 8, 8), dtype=np.uint8)
+    y = np.arange(30) % 3
+    gan = build_gan(recipe, image_shape=(8, 8, 1), labelled=(x, y))
+    np.testing.assert_array_equal(gan._labelled[1].numpy(), [0, 0, 1, 1, 2, 2])
+    logs = gan.train_on_batch(_batch(tiny_images), return_dict=True)
+    assert np.isfinite(logs["labelled_loss"]) and logs["labelled_loss"] > 0.0
+    with pytest.raises(ValueError, match="uses no labelled images"):
+        build_gan(dataclasses.replace(recipe, labelled_per_class=0), image_shape=(8, 8, 1), labelled=(x, y))
