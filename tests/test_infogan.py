@@ -202,15 +202,16 @@ def test_wgan_gp_with_a_code_trains_finite():
     assert "info_loss" in logs and "gp" in logs
 
 
-@pytest.mark.parametrize("hidden", [0, 5])
-def test_train_and_resume_keep_the_head(tmp_path, hidden):
+@pytest.mark.parametrize("head", ["linear", "hidden", "labelled"])
+def test_train_and_resume_keep_the_head(tmp_path, head):
     x = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 1)).astype(np.float32)
     data = gu.make_dataset(x, batch_size=16, seed=0)
-    gu.train(_info_gan(info_hidden=hidden), data, tmp_path / "run", 1, verbose=0)
-    resumed = _info_gan(info_hidden=hidden)
+    kwargs = {"linear": {}, "hidden": {"info_hidden": 5}, "labelled": {"info_labelled": _labelled(3)}}[head]
+    gu.train(_info_gan(**kwargs), data, tmp_path / "run", 1, verbose=0)
+    resumed = _info_gan(**kwargs)
     result = gu.train(resumed, data, tmp_path / "run", 2, verbose=0)
     assert result.resumed_from == 1 and len(result.history["info_loss"]) == 2
-    uninterrupted = _info_gan(info_hidden=hidden)
+    uninterrupted = _info_gan(**kwargs)
     gu.train(uninterrupted, data, tmp_path / "once", 2, verbose=0)
     for a, b in zip(resumed.code_head.weights, uninterrupted.code_head.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
