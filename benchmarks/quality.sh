@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time-to-quality of a recipe through the command line, as a user would run it:
 # train with the full-mode defaults (from scratch), draw 10,000 samples, score them
-# with every metric of gan_utils.evaluation (the shipped MNIST classifier's features).
+# with every metric of gan_utils.evaluation.evaluate (the shipped MNIST classifier's features).
 #   bash benchmarks/quality.sh gan
 # Writes artifacts/benchmarks/<model>/ and prints the training minutes and the scores.
 set -euo pipefail

@@ -20,32 +20,40 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _LAZY = {
     "data": ["DatasetError", "load_dataset", "load_fashion_mnist", "load_mnist", "labelled_subset",
              "make_dataset", "to_float_images", "to_uint8_images"],
-    "models": ["build_dcgan_discriminator", "build_dcgan_generator", "build_mlp_discriminator", "build_mlp_generator"],
-    "losses": ["critic_loss_wasserstein", "discriminator_loss", "feature_matching_loss", "generator_loss_minimax",
-               "generator_loss_non_saturating", "generator_loss_wasserstein", "gradient_penalty"],
-    "conditional": ["build_conditional_discriminator", "build_conditional_generator", "label_embedding_walk"],
-    "gan": ["GAN"],
-    "infogan": ["code_grid_images", "set_code"],
-    "layers": ["CategoricalCode", "MinibatchStdDev", "SpectralNorm", "latent_codes"],
+    "models": ["build_dcgan_discriminator", "build_dcgan_generator", "build_mlp_discriminator", "build_mlp_generator",
+               "build_conditional_discriminator", "build_conditional_generator", "label_embedding_walk",
+               "CategoricalCode", "MinibatchStdDev", "SpectralNorm", "latent_codes"],
+    "gans.losses": ["critic_loss_wasserstein", "discriminator_loss", "feature_matching_loss", "generator_loss_minimax",
+                    "generator_loss_non_saturating", "generator_loss_wasserstein", "gradient_penalty"],
+    "gans.gan": ["GAN"],
+    "gans.remedies": ["FeatureMatchingGAN", "InstanceNoiseGAN"],
+    "gans.infogan": ["InfoGAN", "InfoWGANGP", "code_grid_images", "set_code"],
+    "gans.wgan_gp": ["WGANGP", "WassersteinMonitor", "critic_gradient_norms"],
     "toy": ["RingMonitor", "build_toy_discriminator", "build_toy_generator", "mode_coverage", "plot_ring",
             "ring_centres", "ring_of_gaussians", "toy_dataset"],
-    "wgan": ["WGANGP", "WassersteinMonitor", "critic_gradient_norms"],
-    "training": ["TrainResult", "load_generator", "save_generator", "train"],
-    "callbacks": ["RunState", "TrainingDivergedError"],
-    "checkpoint": ["CheckpointError"],
+    "training.train": ["TrainResult", "load_generator", "save_generator", "train"],
+    "training.callbacks": ["RecalibrateBatchNorm", "RunState", "TrainingDivergedError"],
+    "training.checkpoints": ["CheckpointError"],
     "recipes": ["RECIPES", "build_gan", "get_recipe", "train_recipe"],
     "sampling": ["balanced_labels", "class_grid_images", "generate_images", "recalibrate_batch_norm", "truncated_normal",
                  "write_samples"],
-    "diagnostics": ["health_report", "plot_health_check"],
-    "metrics": ["classifier_features", "classifier_outputs", "classifier_probs", "classifier_score",
-                "class_fractions", "kl_to_uniform", "label_accuracy", "load_classifier", "score_samples"],
-    "distances": ["density_coverage", "fid", "fid_extrapolated", "frechet_distance", "kid", "memorisation",
-                  "nearest_neighbours", "precision_recall"],
-    "evaluation": ["Reference", "evaluate_real_floor", "evaluate_samples", "format_table", "training_minutes"],
+    "evaluation.diagnostics": ["health_report", "plot_health_check"],
+    "evaluation.classifier": ["classifier_features", "classifier_outputs", "classifier_probs", "classifier_score",
+                              "class_fractions", "kl_to_uniform", "label_accuracy", "load_classifier",
+                              "score_samples"],
+    "evaluation.distances": ["density_coverage", "fid", "fid_extrapolated", "frechet_distance", "kid", "memorisation",
+                             "nearest_neighbours", "precision_recall"],
+    "evaluation.evaluate": ["Reference", "evaluate_real_floor", "evaluate_samples", "format_table",
+                            "training_minutes"],
     "interpolation": ["latent_walk", "lerp", "slerp"],
-    "plotting": ["make_gif", "plot_class_grid", "plot_history", "plot_image_grid", "save_image_grid", "show_gif", "tile_images"],
+    "plotting": ["make_gif", "plot_class_grid", "plot_history", "plot_image_grid", "save_image_grid", "show_gif",
+                 "tile_images"],
 }
-_SUBMODULES = {"eval_plots"}  # importable as gan_utils.eval_plots; nothing re-exported
+# Modules reachable as attributes (gu.losses, gu.config ...), without re-exporting their names.
+_SUBMODULES = {"config": "config", "io": "io", "data": "data", "models": "models", "gans": "gans",
+               "training": "training", "evaluation": "evaluation", "losses": "gans.losses", "layers": "models.layers",
+               "sampling": "sampling", "plotting": "plotting", "recipes": "recipes", "toy": "toy",
+               "interpolation": "interpolation"}
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = ["artifacts_dir", "device_report", "is_quick", "pick", "project_root", "set_seed",
@@ -57,10 +65,10 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
         globals()[name] = value
         return value
-    if name in _LAZY or name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{_SUBMODULES[name]}", __name__)
     raise AttributeError(f"module 'gan_utils' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__) | set(_LAZY))
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))

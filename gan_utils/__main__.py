@@ -88,7 +88,7 @@ def _samples_of(source: str, n: int, seed: int):
     import numpy as np
 
     from .sampling import generate_images
-    from .training import load_generator
+    from .training.train import load_generator
 
     if source.endswith(".npz"):
         try:
@@ -107,7 +107,13 @@ def _samples_of(source: str, n: int, seed: int):
 
 
 def _evaluate(args) -> None:
-    from .evaluation import Reference, evaluate_real_floor, evaluate_samples, format_table, training_minutes
+    from .evaluation.evaluate import (
+        Reference,
+        evaluate_real_floor,
+        evaluate_samples,
+        format_table,
+        training_minutes,
+    )
 
     # Read every input before the slow part, so a bad path fails at once.
     samples = {run: _samples_of(run, args.n, args.seed) for run in args.runs}
@@ -160,7 +166,7 @@ def _run(args) -> int:
               f"generator at {result.generator_path}")
     elif args.command == "sample":
         from .sampling import generate_images, write_samples
-        from .training import load_generator
+        from .training.train import load_generator
 
         images, labels = generate_images(load_generator(args.run), args.n, seed=args.seed)
         path = write_samples(args.out, images, labels)
@@ -168,7 +174,7 @@ def _run(args) -> int:
     elif args.command == "evaluate":
         _evaluate(args)
     elif args.command == "train-classifier":
-        from .metrics import DEFAULT_CLASSIFIER, train_classifier
+        from .evaluation.classifier import DEFAULT_CLASSIFIER, train_classifier
 
         print(json.dumps(train_classifier(args.out or DEFAULT_CLASSIFIER, args.epochs, args.seed)))
     return 0

@@ -73,7 +73,7 @@ def toy_dataset(n: int = 25_600, batch_size: int = 256, seed: int = 0, modes: in
     gives epoch k the order of (seed, k), so a resumed run repeats an uninterrupted one;
     ``gan.fit(dataset, epochs=...)`` works too.
     """
-    from .pipeline import EpochOrder
+    from .data.pipeline import EpochOrder
 
     check_positive("batch_size", batch_size)
     if batch_size > n:

@@ -303,7 +303,7 @@ def _(t):
 
 @case("train-resume-with-another-latent-size")
 def _(t):
-    from gan_utils.checkpoint import save_checkpoint
+    from gan_utils.training.checkpoints import save_checkpoint
 
     other = t.gan(latent_dim=4)
     save_checkpoint(t.tmp / "run" / "checkpoints", 2, other.state_variables(), {"history": {}})

@@ -95,7 +95,7 @@ def test_wgan_gp_trains_and_samples_from_the_command_line(tmp_path):
 def test_dcgan_with_its_categorical_code_trains_and_samples_in_a_fresh_process(tmp_path):
     # The dcgan recipe's generator holds a CategoricalCode layer: `sample`, in a new Python process,
     # must rebuild it from generator.keras in safe mode.
-    from gan_utils.training import load_generator
+    from gan_utils.training.train import load_generator
 
     out = tmp_path / "dcgan"
     assert main(["train", "dcgan", "--out", str(out), "--quick", "--epochs", "1", "--batch-size", "256"]) == 0

@@ -19,7 +19,7 @@ from gan_utils import (
     score_samples,
     train,
 )
-from gan_utils.training import fixed_inputs
+from gan_utils.training.train import fixed_inputs
 
 
 def _pair(image_shape=(8, 8, 1), classes=3, label_mode="channel", latent_dim=6):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan_utils import data
+from gan_utils.data import loading as data
 from gan_utils.data import (
     DatasetError,
     load_dataset,

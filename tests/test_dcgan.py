@@ -13,7 +13,7 @@ from gan_utils import (
     make_dataset,
 )
 from gan_utils.config import dtype_policy, resolve_precision
-from gan_utils.layers import SpectralNorm
+from gan_utils.models.layers import SpectralNorm
 from gan_utils.models import upsampling_plan
 
 

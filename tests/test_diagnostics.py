@@ -1,4 +1,4 @@
-"""The health-check figure and the plain-language warnings of gan_utils.diagnostics."""
+"""The health-check figure and the plain-language warnings of gan_utils.evaluation.diagnostics."""
 
 import matplotlib
 
@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from gan_utils.diagnostics import health_report, plot_health_check
+from gan_utils.evaluation.diagnostics import health_report, plot_health_check
 
 EPOCHS = 10
 

@@ -4,7 +4,7 @@ hand-worked cases and an independent implementation (the ``prdc`` package)."""
 import numpy as np
 import pytest
 
-from gan_utils import distances as dist
+from gan_utils.evaluation import distances as dist
 
 
 def _closed_form_fid(mu1, s1, mu2, s2):

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from gan_utils import eval_plots
+from gan_utils.evaluation import plots as eval_plots
 
 
 def _row(rng, fid=10.0, label_accuracy=None):

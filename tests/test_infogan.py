@@ -9,8 +9,8 @@ import tensorflow as tf
 
 import gan_utils as gu
 from gan_utils import GAN, WGANGP, losses
-from gan_utils.layers import CategoricalCode, latent_codes
-from gan_utils.training import load_generator, save_generator
+from gan_utils.models.layers import CategoricalCode, latent_codes
+from gan_utils.training.train import load_generator, save_generator
 
 
 def _coded_generator(latent=8, k=3, name="g"):

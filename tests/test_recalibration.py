@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from gan_utils import GAN, build_dcgan_discriminator, build_dcgan_generator, make_dataset, train
-from gan_utils.checkpoint import list_checkpoints, read_checkpoint
-from gan_utils.conditional import build_conditional_discriminator, build_conditional_generator
+from gan_utils.training.checkpoints import list_checkpoints, read_checkpoint
+from gan_utils.models.conditional import build_conditional_discriminator, build_conditional_generator
 from gan_utils.sampling import balanced_labels, find_batch_norms, recalibrate_batch_norm
 
 

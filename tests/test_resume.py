@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from gan_utils import load_mnist, make_dataset
-from gan_utils.checkpoint import list_checkpoints, read_checkpoint
+from gan_utils.training.checkpoints import list_checkpoints, read_checkpoint
 
 MNIST_DIR = Path(__file__).resolve().parents[1] / "data" / "mnist"
 EPOCHS = 4
@@ -264,7 +264,7 @@ def test_a_crash_while_saving_leaves_the_previous_file_intact(what, tiny_gan, tm
     from PIL import Image
 
     from gan_utils import load_generator, make_gif, save_generator, save_image_grid
-    from gan_utils.checkpoint import restore_latest, save_checkpoint
+    from gan_utils.training.checkpoints import restore_latest, save_checkpoint
     from gan_utils.io import write_json
 
     grid = np.zeros((4, 8, 8, 1), np.uint8)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gan_utils import GAN
-from gan_utils.layers import SpectralNorm
+from gan_utils.models.layers import SpectralNorm
 from gan_utils.toy import (
     build_toy_discriminator,
     build_toy_generator,
@@ -14,7 +14,7 @@ from gan_utils.toy import (
     ring_of_gaussians,
     toy_dataset,
 )
-from gan_utils.wgan import WGANGP
+from gan_utils.gans.wgan_gp import WGANGP
 
 
 def test_ring_centres():

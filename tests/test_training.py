@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gan_utils import CheckpointError, TrainingDivergedError, load_generator, make_dataset, train
-from gan_utils.checkpoint import list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint
+from gan_utils.training.checkpoints import list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint
 
 
 def test_train_writes_every_artifact(tiny_gan, tiny_images, tmp_path):
@@ -64,7 +64,7 @@ def test_only_the_newest_checkpoints_are_kept(tiny_gan, tmp_path):
 
 
 def test_corrupted_newest_checkpoint_falls_back_and_is_not_deleted(tiny_gan, tmp_path):
-    from gan_utils.checkpoint import restore_latest
+    from gan_utils.training.checkpoints import restore_latest
 
     save_checkpoint(tmp_path, 1, tiny_gan.state_variables(), {"n": 1})
     bad = tmp_path / "ckpt-00002.npz"
@@ -127,7 +127,7 @@ def test_bad_score_samples(tiny_gan, tiny_images, tmp_path, bad):
 
 
 def test_over_time_budget_by_hand():
-    from gan_utils.callbacks import over_time_budget
+    from gan_utils.training.callbacks import over_time_budget
 
     assert not over_time_budget([], 0.001)  # nothing known yet: the first epoch runs
     assert not over_time_budget([60.0, 100.0], None)  # no budget

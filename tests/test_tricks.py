@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from gan_utils import GAN, build_mlp_discriminator, build_mlp_generator, generate_images, losses
-from gan_utils.checkpoint import restore_checkpoint, save_checkpoint
+from gan_utils.training.checkpoints import restore_checkpoint, save_checkpoint
 from gan_utils.sampling import truncated_normal
 
 
@@ -153,7 +153,7 @@ def test_feature_matching_generator_loss_on_a_tiny_discriminator_with_known_weig
 
 
 def test_default_feature_layer_of_the_builders():
-    from gan_utils.conditional import build_conditional_discriminator
+    from gan_utils.models.conditional import build_conditional_discriminator
     from gan_utils.models import build_dcgan_discriminator
 
     assert losses.default_feature_layer(build_mlp_discriminator((8, 8, 1), hidden=(16, 8), dropout=0.3)) == "lrelu_1"
@@ -177,7 +177,7 @@ def test_feature_layer_errors_name_the_problem():
 
 @pytest.mark.parametrize("conditional", [False, True])
 def test_training_with_feature_matching_is_finite_and_moves_g(conditional):
-    from gan_utils.conditional import build_conditional_discriminator, build_conditional_generator
+    from gan_utils.models.conditional import build_conditional_discriminator, build_conditional_generator
 
     keras.utils.set_random_seed(0)
     if conditional:

@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from gan_utils import GAN, build_dcgan_discriminator, build_dcgan_generator, make_dataset, train
-from gan_utils.checkpoint import list_checkpoints, restore_checkpoint
+from gan_utils.training.checkpoints import list_checkpoints, restore_checkpoint
 from gan_utils.config import dtype_policy
-from gan_utils.wgan import WGANGP, batch_norm_layers, critic_gradient_norms
+from gan_utils.gans.wgan_gp import WGANGP, batch_norm_layers, critic_gradient_norms
 
 # grad_norm: the critic's gradient norm at the penalty's interpolates; d/g_grad_norm: the parameter gradients' norms.
 WGAN_METRICS = {"d_loss", "g_loss", "w_distance", "gp", "grad_norm", "d_grad_norm", "g_grad_norm"}
@@ -113,7 +113,7 @@ def _check_against_algorithm_1(real, zs, parts, **gan_kwargs):
 
 def test_train_step_matches_the_update_sequence_by_hand():
     """n_critic = 2 critic steps, then one G step, as in Algorithm 1 (Gulrajani et al., 2017) for one
-    real batch and one z (by default the step shares the batch across its updates; see gan_utils.wgan)."""
+    real batch and one z (by default the step shares the batch across its updates; see gan_utils.gans.wgan_gp)."""
     z = tf.constant(np.random.default_rng(0).standard_normal((3, 2)), tf.float32)
     real = tf.constant(np.random.default_rng(1).uniform(-1, 1, (3, 4, 1, 1)), tf.float32)
     _check_against_algorithm_1(real, [z, z], [real, real])
@@ -381,7 +381,7 @@ def test_a_wgan_gp_recipe_with_info_codes_builds_a_coded_generator_and_trains_th
     import warnings
 
     from gan_utils import build_gan, get_recipe
-    from gan_utils.layers import CategoricalCode
+    from gan_utils.models.layers import CategoricalCode
 
     recipe = get_recipe("wgan-gp").with_overrides(precision="float32")
     recipe = dataclasses.replace(recipe, latent_dim=16, labelled_per_class=0, gan_kwargs={**recipe.gan_kwargs, "info_codes": 3},

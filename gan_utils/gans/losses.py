@@ -16,6 +16,7 @@ References:
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import keras
@@ -43,10 +44,7 @@ def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0) -
     Returns:
         Scalar float32: the mean real term plus the mean fake term.
     """
-    if not 0.0 <= float(label_smoothing) < 1.0:
-        raise ValueError(
-            f"label_smoothing must be in [0, 1), got {label_smoothing}; 0.1 is the usual choice"
-        )
+    label_smoothing = check_label_smoothing(label_smoothing)
     real, fake = _f32(real_logits), _f32(fake_logits)
     target = 1.0 - float(label_smoothing)
     real_term = target * tf.nn.softplus(-real) + (1.0 - target) * tf.nn.softplus(real)
@@ -111,20 +109,24 @@ GENERATOR_LOSSES = {
 }
 
 
-def get_generator_loss(name: str):
-    """Look a generator loss on logits up by name (see ``GENERATOR_LOSSES``)."""
-    if name == "feature_matching":
-        raise ValueError(
-            "feature matching is a loss on D's features, not on its logits: use "
-            "GAN(generator_loss='feature_matching'), or feature_matching_loss(real_features, fake_features)"
-        )
-    try:
-        return GENERATOR_LOSSES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown generator loss {name!r}; choose one of {sorted(GENERATOR_LOSSES)} "
-            "(or 'feature_matching' in GAN)"
-        ) from None
+def get_generator_loss(name: str, allowed=tuple(GENERATOR_LOSSES)):
+    """Look a generator loss on D's outputs up by name (one of ``allowed``, a subset of ``GENERATOR_LOSSES``)."""
+    if name not in allowed:
+        hint = ""
+        if name == "feature_matching":
+            hint = " Feature matching is a loss on D's features: use gan_utils.FeatureMatchingGAN."
+        elif name == "wasserstein":
+            hint = " The Wasserstein loss needs a critic: use gan_utils.WGANGP."
+        raise ValueError(f"unknown generator loss {name!r}; choose one of {list(allowed)}.{hint}")
+    return GENERATOR_LOSSES[name]
+
+
+def check_label_smoothing(label_smoothing) -> float:
+    """Validate one-sided label smoothing: a number in [0, 1)."""
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) or not (
+            0.0 <= float(label_smoothing) < 1.0):
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}; 0.1 is the usual choice")
+    return float(label_smoothing)
 
 
 def info_loss(code_logits, codes) -> tf.Tensor:
@@ -147,6 +149,24 @@ def info_loss(code_logits, codes) -> tf.Tensor:
     """
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(codes, tf.int32), logits=_f32(code_logits)))
+
+
+def gaussian_code_loss(codes, mean, log_std) -> tf.Tensor:
+    """InfoGAN's term for continuous codes: -log Q(c | G(z)) with Q a factored Gaussian (Chen et al., 2016, sec. 6).
+
+    -log N(c; mu, sigma^2) = log sigma + (c - mu)^2 / (2 sigma^2) + log(2 pi) / 2 for each
+    code, summed over the codes and averaged over the batch.
+
+    Args:
+        codes: float [B, m], the continuous codes that produced G(z).
+        mean, log_std: float [B, m], Q's mean and log standard deviation for each code.
+
+    Returns:
+        Scalar float32.
+    """
+    codes, mean, log_std = _f32(codes), _f32(mean), _f32(log_std)
+    nll = log_std + 0.5 * tf.square((codes - mean) * tf.exp(-log_std)) + 0.5 * math.log(2.0 * math.pi)
+    return tf.reduce_mean(tf.reduce_sum(nll, axis=-1))
 
 
 # ------------------------------------------------------------------ feature matching

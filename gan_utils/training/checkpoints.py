@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_path
+from ..io import atomic_path
 
 _NAME = re.compile(r"^ckpt-(\d{5,})\.npz$")
 META_KEY = "__meta__"

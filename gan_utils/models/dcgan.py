@@ -1,4 +1,4 @@
-"""Generator and discriminator builders.
+"""DCGAN generator and discriminator (Radford et al., 2016): strided (transposed) convolutions.
 
 Every builder returns a plain functional ``keras.Model``:
 - generators map z: float32 [B, latent_dim] to images float32 [B, H, W, C] in
@@ -11,143 +11,13 @@ Any pair with these signatures, built by hand with Keras, trains through
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 
 import keras
 from keras import layers
 
-from .layers import CategoricalCode, MinibatchStdDev, SpectralNorm
-
-
-def check_image_shape(image_shape) -> tuple[int, int, int]:
-    """Validate ``(height, width, channels)`` and return it as a tuple of ints."""
-    shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else None
-    if shape is None or len(shape) != 3 or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape
-    ):
-        raise ValueError(
-            f"image_shape must be (height, width, channels) of positive ints, got {image_shape!r}; "
-            "MNIST is (28, 28, 1)"
-        )
-    return shape  # type: ignore[return-value]
-
-
-def check_positive(name: str, value) -> int:
-    """Validate a positive integer hyper-parameter."""
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def check_widths(name: str, widths: Sequence[int]) -> tuple[int, ...]:
-    """Validate a non-empty sequence of positive layer widths; returns it as a tuple."""
-    widths = tuple(widths)
-    if not widths:
-        raise ValueError(f"{name} needs at least one hidden layer width")
-    for w in widths:
-        check_positive(f"each of {name}", w)
-    return widths
-
-
-def build_mlp_generator(
-    latent_dim: int = 100,
-    image_shape: Sequence[int] = (28, 28, 1),
-    hidden: Sequence[int] = (256, 512, 1024),
-    batch_norm: bool = True,
-    name: str = "mlp_generator",
-) -> keras.Model:
-    """Fully connected generator: z -> Dense/LeakyReLU(0.2) x len(hidden) -> tanh image.
-
-    Args:
-        latent_dim: size of z.
-        image_shape: (H, W, C) of the images to produce.
-        hidden: widths of the hidden Dense layers, first to last.
-        batch_norm: BatchNorm after every hidden layer but the first.
-        name: model name.
-
-    Returns:
-        keras.Model: float32 [B, latent_dim] -> float32 [B, H, W, C] in [-1, 1].
-    """
-    check_positive("latent_dim", latent_dim)
-    shape = check_image_shape(image_shape)
-    widths = check_widths("hidden", hidden)
-    z = keras.Input((latent_dim,), name="z")
-    x = z
-    for i, width in enumerate(widths):
-        x = layers.Dense(width, name=f"dense_{i}")(x)
-        if batch_norm and i > 0:
-            x = layers.BatchNormalization(momentum=0.8, name=f"bn_{i}")(x)
-        x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
-    x = layers.Dense(math.prod(shape), activation="tanh", name="to_pixels")(x)
-    # Output in float32 so that samples stay float32 under mixed precision.
-    image = layers.Reshape(shape, name="image", dtype="float32")(x)
-    return keras.Model(z, image, name=name)
-
-
-def spectral(layer: layers.Layer, spectral_norm: bool) -> layers.Layer:
-    """``layer`` wrapped in ``SpectralNorm`` (same name) if ``spectral_norm``, else ``layer`` itself."""
-    return SpectralNorm(layer) if spectral_norm else layer
-
-
-def check_bools(**flags) -> None:
-    """Validate boolean switches (e.g. ``spectral_norm=True``): a clear error for anything but True or False."""
-    for name, value in flags.items():
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be True or False, got {value!r}")
-
-
-def mlp_discriminator_head(x, widths: Sequence[int], dropout: float = 0.0, spectral_norm: bool = False,
-                           minibatch_std: bool = False):
-    """Dense/LeakyReLU(0.2)/Dropout blocks then Dense(1), applied to features ``x`` [B, F]: returns the logits.
-
-    Shared by ``build_mlp_discriminator`` and the 2-D toy discriminator (``gan_utils.toy``).
-    ``spectral_norm`` wraps every Dense in ``SpectralNorm``; ``minibatch_std`` puts a
-    ``MinibatchStdDev`` ("minibatch_std") before the logit layer.
-    """
-    for i, width in enumerate(widths):
-        x = spectral(layers.Dense(width, name=f"dense_{i}"), spectral_norm)(x)
-        x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    if minibatch_std:
-        x = MinibatchStdDev(name="minibatch_std")(x)
-    return spectral(layers.Dense(1, name="logit", dtype="float32"), spectral_norm)(x)
-
-
-def build_mlp_discriminator(
-    image_shape: Sequence[int] = (28, 28, 1),
-    hidden: Sequence[int] = (512, 256),
-    dropout: float = 0.0,
-    name: str = "mlp_discriminator",
-    spectral_norm: bool = False,
-    minibatch_std: bool = False,
-) -> keras.Model:
-    """Fully connected discriminator: image -> Dense/LeakyReLU(0.2)/Dropout -> one logit.
-
-    Args:
-        image_shape: (H, W, C) of the input images, float in [-1, 1].
-        hidden: widths of the hidden Dense layers.
-        dropout: dropout rate after every hidden layer (0 turns it off).
-        name: model name.
-        spectral_norm: wrap every Dense layer in ``SpectralNorm`` (Miyato et al., 2018);
-            the wrappers keep the layers' names.
-        minibatch_std: append the minibatch standard deviation as one more feature
-            before the logit layer (``MinibatchStdDev``, Karras et al., 2018).
-
-    Returns:
-        keras.Model: float32 [B, H, W, C] -> logits float32 [B, 1].
-    """
-    shape = check_image_shape(image_shape)
-    widths = check_widths("hidden", hidden)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    check_bools(spectral_norm=spectral_norm, minibatch_std=minibatch_std)
-    image = keras.Input(shape, name="image")
-    x = layers.Flatten(name="flatten")(image)
-    logit = mlp_discriminator_head(x, widths, dropout, spectral_norm, minibatch_std)
-    return keras.Model(image, logit, name=name)
+from .common import check_bools, check_count, check_image_shape, check_positive, spectral
+from .layers import CategoricalCode, MinibatchStdDev
 
 
 def upsampling_plan(size: int, max_base: int = 7) -> tuple[int, int]:
@@ -176,11 +46,6 @@ def _norm_layer(norm: str, name: str):
     return layers.BatchNormalization(name=name) if norm == "batch" else layers.LayerNormalization(name=name)
 
 
-def check_count(name: str, value, zero_means: str) -> int:
-    """Validate an integer >= 0 (NumPy integers accepted, bools refused); ``zero_means`` goes into the message."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0 ({zero_means}), got {value!r}")
-    return int(value)
 
 
 def check_extra_convs(extra_convs) -> int:
@@ -282,6 +147,7 @@ def build_dcgan_generator(
     name: str = "dcgan_generator",
     extra_convs: int = 0,
     categorical_code: int = 0,
+    continuous_codes: int = 0,
 ) -> keras.Model:
     """DCGAN generator (Radford et al., 2015): project z, then stride-2 transposed convolutions.
 
@@ -302,11 +168,13 @@ def build_dcgan_generator(
             same side) after the projection and after every upsampling block but the
             last: 0 is Radford et al.'s generator. They add depth where the digit's
             shape is decided, on small grids (7x7 and 14x14 for MNIST); one block per
-            grid took 1.2 to 1.7 times the seconds per epoch in our MNIST runs.
+            grid costs extra time per step.
         categorical_code: k > 1 reads a k-way categorical code off the first k entries
             of z (``layers.CategoricalCode``: their argmax, as a one-hot, replaces them);
-            train with ``GAN(info_codes=k)`` (InfoGAN) so that the codes mean something.
+            train with ``InfoGAN(categorical=k)`` so that the codes mean something.
             0 (default): z goes straight to the projection.
+        continuous_codes: with ``categorical_code``, m continuous codes in [-1, 1] read off
+            the next m entries of z (InfoGAN's MNIST model has 2).
 
     Returns:
         keras.Model: float32 [B, latent_dim] -> float32 [B, H, W, C] in [-1, 1].
@@ -314,8 +182,11 @@ def build_dcgan_generator(
     check_positive("latent_dim", latent_dim)
     shape = check_dcgan_args(image_shape, width, kernel_size)
     categorical_code = check_count("categorical_code", categorical_code, "0: no code, z goes to the projection")
+    continuous_codes = check_count("continuous_codes", continuous_codes, "0: none")
+    if continuous_codes and not categorical_code:
+        raise ValueError("continuous_codes are read with the categorical code: pass categorical_code=k as well")
     z = keras.Input((latent_dim,), name="z")
-    x = CategoricalCode(categorical_code, name="categorical_code")(z) if categorical_code else z
+    x = CategoricalCode(categorical_code, continuous_codes, name="categorical_code")(z) if categorical_code else z
     return keras.Model(z, dcgan_generator_body(x, shape, width, kernel_size, extra_convs), name=name)
 
 

@@ -39,7 +39,7 @@ def make_dataset(images, labels=None, batch_size: int = 128, shuffle: bool = Tru
     """
     import tensorflow as tf
 
-    from .data import to_float_images  # here, not at the top: data re-exports this module
+    from . import to_float_images  # here, not at the top: data re-exports this module
 
     x = to_float_images(images)
     n = len(x)

@@ -21,20 +21,19 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..io import atomic_path, remove_stale_temporaries, write_json
+from ..plotting import make_gif, plot_history
+from ..sampling import check_generator, num_classes_of
 from .callbacks import (
     Checkpointer,
     HistoryRecorder,
     NaNGuard,
-    RecalibrateSampler,
     RunState,
     SampleGrid,
     TimeBudget,
     over_time_budget,
 )
-from .checkpoint import restore_latest
-from .io import atomic_path, remove_stale_temporaries, write_json
-from .plotting import make_gif, plot_history
-from .sampling import check_generator, num_classes_of
+from .checkpoints import restore_latest
 
 
 @dataclass
@@ -120,7 +119,7 @@ def load_generator(path: str | Path) -> keras.Model:
                "generator.keras again), or pass another generator file")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a readable .keras file (damaged, or not a Keras model at all); {rewrite}")
-    from . import layers  # noqa: F401  (registers gan_utils' own layers, so safe mode can rebuild them)
+    from ..models import layers  # noqa: F401  (registers gan_utils' own layers, so safe mode can rebuild them)
 
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=True)
@@ -161,7 +160,8 @@ def train(
             batches, or ``(images, labels)`` for conditional GANs.
         out_dir: run folder (created).
         epochs: total epochs (counting those a checkpoint already holds).
-        callbacks: extra Keras callbacks, run after the built-in ones.
+        callbacks: extra Keras callbacks, run after the built-in ones (those with
+            ``runs_first = True``, such as ``RecalibrateBatchNorm``, before them).
         verbose: passed to ``fit`` (1 progress bar, 2 one line per epoch).
         keep_checkpoints: how many checkpoints to keep.
         grid_size: images in each per-epoch grid (default 64, or for a conditional
@@ -219,10 +219,12 @@ def train(
             builtin.append(TimeBudget(state, max_minutes))
         if len(gan.image_shape) == 3:  # image grids for images; other data (e.g. 2-D toy points) has none
             builtin.insert(2, SampleGrid(state, out / "frames", ncols=_grid_columns(state)))
-        if getattr(gan, "bn_recalibration", 0):  # first, so that NaNGuard checks the statistics it writes
-            builtin.insert(0, RecalibrateSampler())
         dataset, fit_kwargs = _epoch_indexed(gan, dataset, state.epoch)
-        gan.fit(dataset, epochs=epochs, initial_epoch=state.epoch, callbacks=builtin + list(callbacks or []),
+        # Callbacks marked runs_first (e.g. RecalibrateBatchNorm) come before the built-in ones, so the
+        # NaN check, the history, the grids and the checkpoint see what they changed.
+        first = [c for c in callbacks or [] if getattr(c, "runs_first", False)]
+        rest = [c for c in callbacks or [] if not getattr(c, "runs_first", False)]
+        gan.fit(dataset, epochs=epochs, initial_epoch=state.epoch, callbacks=first + builtin + rest,
                 verbose=verbose, shuffle=False, **fit_kwargs)
     # Epochs left over while the budget is spent: the budget ended the run (NaN and interrupts raise instead).
     stopped = state.epoch < epochs and over_time_budget(state.history.get("seconds", []), max_minutes)

@@ -14,8 +14,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .checkpoint import save_checkpoint
-from .plotting import save_image_grid
+from ..plotting import save_image_grid
+from .checkpoints import save_checkpoint
 
 
 @dataclass
@@ -84,8 +84,13 @@ class HistoryRecorder(keras.callbacks.Callback):
         self.state.epoch = epoch + 1
 
     def _score(self) -> dict[str, float]:
-        from .metrics import classifier_probs, classifier_score, label_accuracy, load_classifier
-        from .sampling import generate_images
+        from ..evaluation.classifier import (
+            classifier_probs,
+            classifier_score,
+            label_accuracy,
+            load_classifier,
+        )
+        from ..sampling import generate_images
 
         if self._classifier is None:
             self._classifier = load_classifier()
@@ -170,18 +175,46 @@ LIKELY_CAUSES = (
 )
 
 
-class RecalibrateSampler(keras.callbacks.Callback):
-    """At the end of every epoch, ``gan.recalibrate_sampler()`` (GANs built with ``bn_recalibration``).
+class RecalibrateBatchNorm(keras.callbacks.Callback):
+    """At the end of every epoch, set the EMA generator's BatchNorm statistics from its own samples.
 
-    It runs first, before ``NaNGuard`` (which then checks the statistics it wrote)
-    and before the history, grids and checkpoint, so the epoch's scores, its grid
-    and the checkpointed EMA generator all use the recalibrated statistics. The
-    second it takes is counted in ``seconds``. Callbacks that sample in the middle of
-    an epoch (e.g. ``WassersteinMonitor``) see the live generator's statistics.
+    During training the EMA generator carries the live generator's moving statistics,
+    which were measured on other weights. This callback runs ``num_samples`` z from a
+    fixed seed (and balanced labels for a conditional GAN) once through the EMA
+    generator in training mode (``sampling.recalibrate_batch_norm``), so its samples,
+    the epoch's grid, scores and checkpoint use statistics that fit its weights. The
+    same weights and seed give the same statistics, so a resumed run stays exact.
+    ``gan_utils.train`` runs it before its own callbacks (``runs_first``).
     """
 
+    runs_first = True
+
+    def __init__(self, num_samples: int = 4096, seed: int = 0):
+        super().__init__()
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
+            raise ValueError(f"num_samples must be an integer >= 2 (a few thousand gives stable statistics), "
+                             f"got {num_samples!r}")
+        self.num_samples, self.seed = num_samples, seed
+
+    def on_train_begin(self, logs=None):
+        if getattr(self.model, "ema_generator", None) is None:
+            raise ValueError("RecalibrateBatchNorm works on the EMA generator: build the GAN with ema_decay=...")
+
     def on_epoch_end(self, epoch, logs=None):
-        self.model.recalibrate_sampler()
+        recalibrate_ema_generator(self.model, self.num_samples, self.seed)
+
+
+def recalibrate_ema_generator(gan, num_samples: int = 4096, seed: int = 0) -> int:
+    """``sampling.recalibrate_batch_norm`` on ``gan.ema_generator`` with ``num_samples`` z from a fixed seed."""
+    import tensorflow as tf
+
+    from ..sampling import balanced_labels, num_classes_of, recalibrate_batch_norm
+
+    z = tf.random.stateless_normal((num_samples, gan.latent_dim), seed=(int(seed), 0x5EED))
+    if gan.conditional:
+        labels = tf.constant(balanced_labels(num_samples, num_classes_of(gan.ema_generator)))
+        return recalibrate_batch_norm(gan.ema_generator, [z, labels])
+    return recalibrate_batch_norm(gan.ema_generator, z)
 
 
 class NaNGuard(keras.callbacks.Callback):

@@ -9,16 +9,7 @@ gradient norms away from 1 at random interpolates of real and generated images:
     L_D = E_z[D(G(z))] - E_x[D(x)] + lambda * E_x_hat[(||grad D(x_hat)||_2 - 1)^2]
     L_G = -E_z[D(G(z))]
 
-with n_critic = 5 critic updates per generator update and lambda = 10. The
-train step is ``GAN``'s (its ``d_steps`` are the n_critic updates, unrolled in
-one compiled step); only the loss hooks and the metrics differ.
-
-With ``fresh_real_batches=True`` each critic update reads its own real images
-(one slice of a dataset batch n_critic times as large), as in the paper; by
-default the n_critic updates of one step share the dataset's batch (each with
-fresh z and fresh epsilon). One difference from Algorithm 1 remains, from
-sharing ``GAN``'s step: the generator update reuses the z of the last critic
-update rather than drawing new z, which saves one generator pass per step.
+with n_critic = 5 critic updates per generator update and lambda = 10.
 """
 
 from __future__ import annotations
@@ -27,9 +18,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..sampling import find_batch_norms
 from . import losses
+from .checks import check_pair
 from .gan import GAN
-from .sampling import find_batch_norms
 
 
 def batch_norm_layers(model: keras.Model) -> list[str]:
@@ -40,17 +32,9 @@ def batch_norm_layers(model: keras.Model) -> list[str]:
 class WGANGP(GAN):
     """WGAN-GP (Gulrajani et al., 2017): a generator against a gradient-penalised critic.
 
-    Each train step makes ``d_steps`` critic updates on the real batch (or, with
-    ``fresh_real_batches``, each on its own slice of it) and fresh generated
-    batches, each with its own penalty interpolates (epsilon is drawn from the
-    model's seed generator, so runs are reproducible and checkpoints resume the
-    stream), then one generator update.
-
-    Metrics: ``d_loss`` and ``g_loss`` as in ``GAN`` (the step's last critic
-    update), and, averaged over every critic update, ``w_distance`` (mean D(x) -
-    mean D(G(z)), the critic's estimate of the Wasserstein-1 distance, up to
-    the Lipschitz constant), ``gp`` (the weighted penalty term) and
-    ``grad_norm`` (mean ||grad D(x_hat)||, which the penalty pulls towards 1).
+    ``train_step`` is the paper's Algorithm 1: ``d_steps`` (n_critic) critic updates,
+    each on a fresh generated batch with its own penalty interpolates, then one
+    generator update on fresh z.
 
     Args:
         generator: z [B, latent_dim] (or ``[z, labels]``) -> images [B, H, W, C] in [-1, 1].
@@ -58,54 +42,45 @@ class WGANGP(GAN):
             No BatchNormalization: use ``build_dcgan_discriminator(norm="layer")`` or ``norm=None``.
         d_steps: critic updates per generator update (n_critic, 5 in the paper).
         gp_weight: the penalty's weight lambda (10 in the paper).
-        generator_loss: must be "wasserstein" (the critic's scores are not logits).
-        seed: seed of the latent and epsilon sampler.
-        ema_decay: exponential moving average of G's weights, see ``GAN``.
-        **kwargs: ``GAN``'s other options, e.g. ``fresh_real_batches=True`` (a new
-            real batch for every critic update, as in Algorithm 1) or ``bn_recalibration``.
+        fresh_real_batches: give each critic update its own real images, as Algorithm 1
+            samples a new real batch for each: a dataset batch of N images is cut into
+            ``d_steps`` slices of N // d_steps. Build the dataset with ``d_steps`` times
+            the batch you want per update. False (default): the updates share the batch.
+        **kwargs: ``GAN``'s ``ema_decay``, ``seed``, ``track_grad_norms``.
 
-    ``compile()`` defaults to the paper's optimiser, Adam(1e-4, beta_1=0, beta_2=0.9)
-    for both networks (the authors' MNIST script uses beta_1=0.5).
+    Metrics: ``d_loss`` (critic loss with the penalty), ``g_loss``, and averaged over
+    the critic updates ``w_distance`` (mean D(x) - mean D(G(z)), the critic's estimate
+    of the Wasserstein-1 distance), ``gp`` (the weighted penalty) and ``grad_norm``
+    (mean ||grad D(x_hat)||, which the penalty pulls towards 1).
+
+    ``compile()`` defaults to the paper's Adam(1e-4, beta_1=0, beta_2=0.9) for both networks.
     """
 
-    def __init__(
-        self,
-        generator: keras.Model,
-        critic: keras.Model,
-        d_steps: int = 5,
-        gp_weight: float = 10.0,
-        generator_loss: str = "wasserstein",
-        seed: int | None = None,
-        ema_decay: float | None = None,
-        **kwargs,
-    ):
-        if kwargs.get("instance_noise"):
-            raise ValueError("instance_noise is a remedy for the BCE discriminator of gan_utils.GAN; the gradient "
-                             "penalty already keeps a WGAN-GP critic smooth (and would be taken on noise-free "
-                             "interpolates): drop the argument")
+    metric_names = ("d_loss", "g_loss", "w_distance", "gp", "grad_norm")
+    generator_losses = ("wasserstein",)
+
+    def __init__(self, generator: keras.Model, critic: keras.Model, d_steps: int = 5, gp_weight: float = 10.0,
+                 fresh_real_batches: bool = False, **kwargs):
         if kwargs.get("label_smoothing"):
             raise ValueError("label_smoothing applies to the BCE discriminator of gan_utils.GAN; a WGAN-GP "
                              "critic has no labels to smooth: drop the argument")
-        if generator_loss != "wasserstein":
-            raise ValueError(
-                f"WGANGP trains G with the 'wasserstein' loss, got {generator_loss!r}: a critic's scores are "
-                "not logits, so the minimax and non-saturating losses do not apply; use gan_utils.GAN for those"
-            )
-        gp_weight = losses.check_penalty_weight(gp_weight)
-        super().__init__(generator, critic, generator_loss="wasserstein", d_steps=d_steps, seed=seed,
-                         ema_decay=ema_decay, **kwargs)
+        if kwargs.setdefault("generator_loss", "wasserstein") != "wasserstein":
+            raise ValueError(f"WGANGP trains G with the 'wasserstein' loss, got {kwargs['generator_loss']!r}: a "
+                             "critic's scores are not logits, so the minimax and non-saturating losses do not "
+                             "apply; use gan_utils.GAN for those")
+        check_pair(generator, critic)
         found = batch_norm_layers(critic)
         if found:
             raise ValueError(
                 f"the critic has BatchNormalization layers {found}. BatchNorm couples the samples of a batch, so "
                 "each score depends on the whole batch and the gradient penalty, which needs each sample's own "
                 "gradient, is no longer per-sample (Gulrajani et al., 2017, sec. 4). Build the critic with "
-                "build_dcgan_discriminator(norm='layer') or norm=None, or use LayerNormalization"
-            )
-        self.gp_weight = gp_weight
-        self.w_distance_tracker = keras.metrics.Mean(name="w_distance")
-        self.gp_tracker = keras.metrics.Mean(name="gp")
-        self.grad_norm_tracker = keras.metrics.Mean(name="grad_norm")
+                "build_dcgan_discriminator(norm='layer') or norm=None, or use LayerNormalization")
+        if not isinstance(fresh_real_batches, bool):
+            raise ValueError(f"fresh_real_batches must be True or False, got {fresh_real_batches!r}")
+        super().__init__(generator, critic, d_steps=d_steps, **kwargs)
+        self.gp_weight = losses.check_penalty_weight(gp_weight)
+        self.fresh_real_batches = fresh_real_batches
 
     @property
     def critic(self) -> keras.Model:
@@ -114,31 +89,49 @@ class WGANGP(GAN):
 
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """``GAN.compile`` with the paper's defaults: Adam(1e-4, beta_1=0, beta_2=0.9) for each network."""
-        super().compile(
-            d_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
-            g_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
-            **kwargs,
-        )
+        super().compile(d_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
+                        g_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9), **kwargs)
 
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.w_distance_tracker, self.gp_tracker,
-                self.grad_norm_tracker, *self.diagnostic_metrics]
+    def train_step(self, data):
+        real, labels = self.unpack_batch(data)
+        # Algorithm 1, lines 2-10: n_critic critic updates, each on its own generated batch.
+        for real_i, labels_i in self.critic_batches(real, labels):
+            z = self.sample_latent(tf.shape(real_i)[0])
+            self.discriminator_update(real_i, self.generate(z, labels_i, training=True), labels_i, z)
+        # Lines 11-12: one generator update on fresh z, through the updated critic.
+        z = self.sample_latent(tf.shape(real_i)[0])
+        with tf.GradientTape() as tape:
+            g_loss = self.generator_loss(real_i, self.generate(z, labels_i, training=True), labels_i, z)
+        self.generator_update(tape, g_loss)
+        return self.metric_results()
 
-    # ------------------------------------------------------- loss hooks
-    def discriminator_loss(self, real_scores, fake_scores, real_images, fake_images, labels):
-        """Critic loss E[D(G(z))] - E[D(x)] + GP, and the terms to report (w_distance, gp, grad_norm)."""
-        penalty, norms = losses.gradient_penalty(
-            self.critic, real_images, fake_images, labels,
-            weight=self.gp_weight, seed=self.next_seed(), return_norms=True,
-        )
+    def discriminator_loss(self, real, fake, labels=None, z=None) -> tf.Tensor:
+        """E[D(G(z))] - E[D(x)] + lambda * E[(||grad D(x_hat)||_2 - 1)^2]: a float32 scalar."""
+        real_scores = self.discriminate(real, labels, training=True)
+        fake_scores = self.discriminate(fake, labels, training=True)
+        penalty, norms = losses.gradient_penalty(self.critic, real, fake, labels, weight=self.gp_weight,
+                                                 seed=self.next_seed(), return_norms=True)
         loss = losses.critic_loss_wasserstein(real_scores, fake_scores) + penalty
-        w_distance = tf.reduce_mean(real_scores) - tf.reduce_mean(fake_scores)
-        return loss, {"w_distance": w_distance, "gp": penalty, "grad_norm": tf.reduce_mean(norms)}
+        self.track(d_loss=loss, w_distance=tf.reduce_mean(real_scores) - tf.reduce_mean(fake_scores), gp=penalty,
+                   grad_norm=tf.reduce_mean(norms))
+        return loss
 
-    def generator_loss(self, fake_scores):
-        """L_G = -E[D(G(z))]."""
-        return losses.generator_loss_wasserstein(fake_scores)
+    def critic_batches(self, real, labels) -> list[tuple]:
+        """The (real images, labels) of each critic update: the batch ``d_steps`` times, or its slices."""
+        if not self.fresh_real_batches:
+            return [(real, labels)] * self.d_steps
+        real = tf.convert_to_tensor(real)
+        labels = None if labels is None else tf.convert_to_tensor(labels)
+        message = (f"fresh_real_batches cuts each dataset batch into d_steps={self.d_steps} slices, but a batch "
+                   f"held fewer than {self.d_steps} images: build the dataset with d_steps times the batch size of "
+                   "one update (Recipe.dataset_batch_size)")
+        if real.shape[0] is not None and real.shape[0] < self.d_steps:
+            raise ValueError(f"{message}; got a batch of {real.shape[0]}")  # known when traced: fail now
+        size = tf.shape(real)[0] // self.d_steps
+        with tf.control_dependencies([tf.debugging.assert_positive(size, message=message)]):
+            size = tf.identity(size)
+        return [(real[i * size:(i + 1) * size], None if labels is None else labels[i * size:(i + 1) * size])
+                for i in range(self.d_steps)]
 
 
 def critic_gradient_norms(critic, real, fake, labels=None, seed: int = 0, batch_size: int = 256) -> np.ndarray:
@@ -157,7 +150,7 @@ def critic_gradient_norms(critic, real, fake, labels=None, seed: int = 0, batch_
     Returns:
         float32 [N] gradient norms.
     """
-    from .data import to_float_images
+    from ..data import to_float_images
 
     real, fake = to_float_images(real), to_float_images(fake)  # uint8 [0, 255] -> [-1, 1]; checks the range
     if real.ndim < 2 or real.shape != fake.shape:
@@ -200,7 +193,7 @@ class WassersteinMonitor(keras.callbacks.Callback):
 
     def __init__(self, real, every: int = 200, seed: int = 0):
         super().__init__()
-        from .data import to_float_images
+        from ..data import to_float_images
 
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}")
@@ -227,7 +220,7 @@ class WassersteinMonitor(keras.callbacks.Callback):
             self.record(step)
 
     def record(self, step: int) -> None:
-        from .metrics import classifier_probs, classifier_score, load_classifier
+        from ..evaluation.classifier import classifier_probs, classifier_score, load_classifier
 
         gan = self.model
         if self._classifier is None:

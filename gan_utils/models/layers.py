@@ -18,6 +18,8 @@ saves to ``.keras`` and loads with ``safe_mode=True`` once ``gan_utils.layers`` 
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
@@ -256,47 +258,59 @@ def latent_codes(z, num_codes: int):
     return ops.cast(ops.argmax(z[:, :num_codes], axis=-1), "int32")
 
 
+def continuous_codes(z, num_codes: int, continuous: int):
+    """The continuous codes carried by z: erf(z_j / sqrt 2) for the ``continuous`` entries after the first ``num_codes``.
+
+    erf(z / sqrt 2) = 2 Phi(z) - 1 is uniform on [-1, 1] when z ~ N(0, 1): float32 [B, continuous].
+    """
+    return ops.erf(ops.cast(z[:, num_codes:num_codes + continuous], "float32") / math.sqrt(2.0))
+
+
 @keras.saving.register_keras_serializable(package="gan_utils")
 class CategoricalCode(keras.layers.Layer):
-    """z float32 [B, D] -> concat(one_hot(c) [B, k], z[:, k:] [B, D - k]) [B, D]: a categorical code read off z.
+    """InfoGAN's latent codes read off z float32 [B, D]: one categorical code and, optionally, continuous ones.
 
-    c = argmax(z_1 ... z_k) is uniform over k values when z ~ N(0, I), so the
-    generator keeps the plain Gaussian input (sampling, saving and the CLI do not
-    change) while its first layer sees a discrete choice, as InfoGAN's generator
-    does (Chen et al., 2016, sec. 7: one 10-way categorical code for MNIST). A
-    continuous map from one connected Gaussian must pass through in-between images
-    wherever its output changes digit; with a discrete code it can jump instead
-    (the disconnected-manifold argument, Khayatkhoei et al., 2018). Training with
-    ``GAN(info_codes=k)`` makes the code mean something: D's extra head must
-    recover c from G(z), so each code's images must differ from the others'.
+    Output: concat(one_hot(c) [B, k], u [B, m], z[:, k + m:]) [B, D], where
+    c = argmax(z_1 ... z_k) is uniform over k values and u_j = erf(z_{k+j} / sqrt 2)
+    is uniform on [-1, 1] when z ~ N(0, I). The generator keeps the plain Gaussian
+    input (sampling, saving and the CLI do not change) while its first layer sees
+    InfoGAN's codes (Chen et al., 2016, sec. 7: for MNIST one 10-way categorical code
+    and two continuous codes in [-1, 1]). Training with ``InfoGAN`` makes the codes
+    mean something: Q must recover them from G(z).
 
     The layer does not autocast: under a mixed-precision policy it still reads z in
     float32, so its argmax is the one ``latent_codes`` computes from the same z in
     the train step (rounding to bfloat16 would turn near-ties into the lower index).
 
     Args:
-        num_codes: k >= 2, smaller than z's width.
+        num_codes: k >= 2, the categories of the categorical code.
+        continuous: m >= 0 continuous codes; k + m must be smaller than z's width.
     """
 
-    def __init__(self, num_codes: int, **kwargs):
+    def __init__(self, num_codes: int, continuous: int = 0, **kwargs):
         super().__init__(autocast=False, **kwargs)
         if isinstance(num_codes, bool) or not isinstance(num_codes, int) or num_codes < 2:
             raise ValueError(f"num_codes must be an integer >= 2 (10 for MNIST's digits), got {num_codes!r}")
-        self.num_codes = num_codes
+        if isinstance(continuous, bool) or not isinstance(continuous, int) or continuous < 0:
+            raise ValueError(f"continuous must be an integer >= 0 (InfoGAN uses 2 on MNIST), got {continuous!r}")
+        self.num_codes, self.continuous = num_codes, continuous
 
     def build(self, input_shape):
-        width = input_shape[-1]
-        if len(input_shape) != 2 or width is None or width <= self.num_codes:
-            raise ValueError(f"CategoricalCode({self.num_codes}) reads the code off the first {self.num_codes} "
-                             f"entries of z [B, D] and passes on the other D - {self.num_codes}: z must be wider "
-                             f"than {self.num_codes}, got shape {tuple(input_shape)}")
+        width, used = input_shape[-1], self.num_codes + self.continuous
+        if len(input_shape) != 2 or width is None or width <= used:
+            raise ValueError(f"CategoricalCode({self.num_codes}, continuous={self.continuous}) reads its codes off the "
+                             f"first {used} entries of z [B, D] and passes on the other D - {used}: z must be wider "
+                             f"than {used}, got shape {tuple(input_shape)}")
 
     def call(self, inputs):
         code = ops.one_hot(latent_codes(inputs, self.num_codes), self.num_codes, dtype=inputs.dtype)
-        return ops.concatenate([code, inputs[:, self.num_codes:]], axis=-1)
+        parts = [code]
+        if self.continuous:
+            parts.append(ops.cast(continuous_codes(inputs, self.num_codes, self.continuous), inputs.dtype))
+        return ops.concatenate([*parts, inputs[:, self.num_codes + self.continuous:]], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "num_codes": self.num_codes}
+        return {**super().get_config(), "num_codes": self.num_codes, "continuous": self.continuous}

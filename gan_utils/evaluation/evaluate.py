@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import distances as dist
-from .metrics import (
+from .classifier import (
     as_mnist_uint8,
     class_fractions,
     classifier_outputs,
@@ -57,8 +57,8 @@ class Reference:
         (LeCun, Cortes & Burges' MNIST page); against the first 5,000 alone one DCGAN's FID
         was 18.3, against all 10,000 7.3 (the same 5,000 samples).
         """
-        from .data import load_mnist
-        from .metrics import load_classifier
+        from ..data import load_mnist
+        from .classifier import load_classifier
 
         (x_train, _), (x_test, _) = load_mnist()
         classifier = classifier or load_classifier()

@@ -26,14 +26,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from .models import (
-    check_bools,
-    check_dcgan_args,
-    check_positive,
-    dcgan_discriminator_features,
-    dcgan_generator_body,
-    spectral,
-)
+from .common import check_bools, check_positive, spectral
+from .dcgan import check_dcgan_args, dcgan_discriminator_features, dcgan_generator_body
 
 LABEL_MODES = ("channel", "projection")
 

@@ -34,7 +34,7 @@ from .distances import (  # noqa: F401  (re-exported: gan_utils.metrics is the o
     precision_recall,
 )
 
-DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "weights" / "mnist_classifier.weights.h5"
+DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[1] / "weights" / "mnist_classifier.weights.h5"
 FEATURE_LAYER = "features"
 
 
@@ -79,7 +79,7 @@ def as_mnist_uint8(images) -> np.ndarray:
     Floats are quantised exactly as a saved PNG would be (``data.to_uint8_images``),
     so real and generated images reach every metric the same way.
     """
-    from .data import to_float_images, to_uint8_images
+    from ..data import to_float_images, to_uint8_images
 
     arr = np.asarray(images)
     if arr.dtype != np.uint8:
@@ -237,9 +237,9 @@ def train_classifier(
     """
     import tensorflow as tf
 
-    from .config import set_seed
-    from .data import load_mnist
-    from .io import atomic_path
+    from ..config import set_seed
+    from ..data import load_mnist
+    from ..io import atomic_path
 
     set_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist()

@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST loading with checksums, and ``tf.data`` pipelines.
+"""MNIST and Fashion-MNIST loading with checksums (the tf.data pipeline is in ``pipeline.py``).
 
 ``load_mnist()`` returns ``((x_train, y_train), (x_test, y_test))`` like
 ``keras.datasets.mnist.load_data()``. The four IDX files (gzip or not) are looked
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DATA_ENV, project_root
+from ..config import DATA_ENV, project_root
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -297,5 +297,3 @@ def to_uint8_images(images) -> np.ndarray:
     return np.clip(np.round((arr + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-# The tf.data pipeline lives in pipeline.py; it is re-exported here, where it has always been imported from.
-from .pipeline import EpochOrder, make_dataset  # noqa: E402,F401
