@@ -89,18 +89,17 @@ def main(argv: list[str]) -> int:
     gu.set_seed(seed)
     (x, _), _ = gu.load_mnist()
     lr = cfg.get("lr", 2e-4)
-    # The same path as the CLI's recipes: build under the dtype policy, wrap in GAN with an EMA, compile.
+    # The same path as the CLI's recipes: build under the dtype policy, wrap in GAN (or InfoGAN) with an EMA.
+    info = {"categorical": cfg["info_codes"], "info_weight": cfg.get("info_weight", 1.0)} if cfg.get("info_codes") else {}
     recipe = Recipe(name=name, build=lambda _recipe, _shape: build(cfg), epochs=cfg.get("epochs", 6),
                     batch_size=cfg.get("batch", 64), d_lr=cfg.get("d_lr", lr), g_lr=cfg.get("g_lr", lr),
                     beta_1=cfg.get("beta1", 0.5), beta_2=cfg.get("beta2", 0.999),
                     precision=cfg.get("precision", "auto" if cfg["kind"] == "dcgan" else "float32"),
-                    gan_kwargs={"ema_decay": cfg.get("ema", 0.999),
-                                "bn_recalibration": cfg.get("bn_recalibration", 0),
-                                **({"info_codes": cfg["info_codes"], "info_weight": cfg.get("info_weight", 1.0)}
-                                   if cfg.get("info_codes") else {})})
+                    gan_class=gu.InfoGAN if info else gu.GAN, gan_kwargs={"ema_decay": cfg.get("ema", 0.999), **info})
     gan = gu.build_gan(recipe, seed=seed)
     data = gu.make_dataset(x, batch_size=recipe.batch_size, seed=seed)
-    result = gu.train(gan, data, out, recipe.epochs, verbose=0, score_samples=2000)
+    recalibrate = [gu.RecalibrateBatchNorm(cfg["bn_recalibration"])] if cfg.get("bn_recalibration") else []
+    result = gu.train(gan, data, out, recipe.epochs, callbacks=recalibrate, verbose=0, score_samples=2000)
     h = result.history
     minutes = np.cumsum(h["seconds"]) / 60
     print(f"{name}: G {gan.generator.count_params():,} parameters, D {gan.discriminator.count_params():,}")

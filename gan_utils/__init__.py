@@ -12,7 +12,7 @@ import os
 
 from .config import artifacts_dir, device_report, is_quick, pick, project_root, set_seed
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Quieten TensorFlow's C++ start-up logging unless the user chose a level.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

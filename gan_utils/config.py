@@ -113,22 +113,47 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def gpu_compute_capabilities() -> list[tuple[int, int] | None]:
+    """The CUDA compute capability ``(major, minor)`` of each visible GPU; None where TensorFlow reports none.
+
+    An empty list means TensorFlow computes on the CPU.
+    """
+    import tensorflow as tf
+
+    capabilities = []
+    for gpu in tf.config.get_visible_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        capabilities.append(tuple(capability) if capability else None)
+    return capabilities
+
+
 def resolve_precision(precision: str = "auto") -> str:
     """The Keras dtype policy name for ``precision``.
 
-    "auto" picks ``mixed_bfloat16`` on a CPU-only machine whose CPU has native
-    bfloat16 (measured here: 542 against 359 images/s in float32 for the TF-docs
-    DCGAN, see the README's Performance section) and ``float32`` everywhere else,
-    GPUs included: turn mixed precision on by hand there ("mixed_float16" on most GPUs).
+    "auto" reads the visible devices. With GPUs it goes by the lowest compute
+    capability among them: ``mixed_bfloat16`` from 8.0 (Ampere and later),
+    ``mixed_float16`` on 7.x (tensor cores without bfloat16; ``GAN.compile``
+    adds loss scaling), ``float32`` below 7.0 or when a GPU reports no compute
+    capability. Without a GPU: ``mixed_bfloat16`` when the CPU computes bfloat16
+    natively (``cpu_has_bf16``), else ``float32``. Any other name is returned as is.
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise ValueError(
+            f"precision must be one of {PRECISIONS}, got {precision!r}; "
+            'pass "auto" to choose from the hardware'
+        )
     if precision != "auto":
         return precision
-    import tensorflow as tf
-
-    if not tf.config.list_physical_devices("GPU") and cpu_has_bf16():
+    capabilities = gpu_compute_capabilities()
+    if not capabilities:
+        return "mixed_bfloat16" if cpu_has_bf16() else "float32"
+    if any(capability is None for capability in capabilities):
+        return "float32"
+    lowest = min(capabilities)
+    if lowest >= (8, 0):
         return "mixed_bfloat16"
+    if lowest >= (7, 0):
+        return "mixed_float16"
     return "float32"
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan_utils import CheckpointError, data
+from gan_utils import CheckpointError
+from gan_utils.data import loading
 
 MNIST_DIR = Path(__file__).resolve().parents[1] / "data" / "mnist"
 
@@ -101,18 +102,18 @@ class Env:
         """``tmp/data/mnist/`` with the shipped files (but ``missing``), the only place MNIST is looked for."""
         folder = self.tmp / "data" / "mnist"
         folder.mkdir(parents=True)
-        for stem in data.FILES:
+        for stem in loading.FILES:
             if stem not in missing:
                 shutil.copyfile(MNIST_DIR / f"{stem}.gz", folder / f"{stem}.gz")
         self.monkeypatch.setenv("GAN_DATA_DIR", str(folder.parent))
-        self.monkeypatch.setattr(data, "project_root", lambda: None)
-        self.monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", self.tmp / "no-debian")
+        self.monkeypatch.setattr(loading, "project_root", lambda: None)
+        self.monkeypatch.setattr(loading, "DEBIAN_FASHION_DIR", self.tmp / "no-debian")
         self.monkeypatch.setenv("KERAS_HOME", str(self.tmp / "keras_home"))
 
         def offline(url, target):
             raise urllib.error.URLError("no network (test)")
 
-        self.monkeypatch.setattr(data, "_download", offline)
+        self.monkeypatch.setattr(loading, "_download", offline)
         return folder
 
 
@@ -306,18 +307,68 @@ def _(t):
     from gan_utils.training.checkpoints import save_checkpoint
 
     other = t.gan(latent_dim=4)
-    save_checkpoint(t.tmp / "run" / "checkpoints", 2, other.state_variables(), {"history": {}})
+    save_checkpoint(t.tmp / "run" / "checkpoints", 2, other.checkpoint_items(), {"history": {}})
     return Case(_train(t, epochs=3), CheckpointError,
-                ("written by a different model or configuration", r"shape \(4, 16\) in the file but \(8, 16\)",
-                 "Use a new output folder", "rebuild the model the checkpoint came from"))
+                (r"ckpt-2 was written by a different model or configuration",
+                 r"has shape \(4, 16\) in the checkpoint but \(8, 16\) in this model", "Nothing was restored",
+                 "use a new output folder", "rebuild the model the checkpoint came from"))
+
+
+@case("train-resume-with-dropout-the-checkpoint-lacks")
+def _(t):
+    import keras
+
+    from gan_utils import GAN, build_mlp_discriminator, build_mlp_generator
+    from gan_utils.training.checkpoints import save_checkpoint
+
+    save_checkpoint(t.tmp / "run" / "checkpoints", 1, t.gan().checkpoint_items(), {"history": {}})
+    keras.utils.set_random_seed(0)
+    with_dropout = GAN(build_mlp_generator(8, (8, 8, 1), hidden=(16,)),
+                       build_mlp_discriminator((8, 8, 1), hidden=(16,), dropout=0.3), seed=1)
+    with_dropout.compile()
+    return Case(_train(t, gan=with_dropout, epochs=2), CheckpointError,
+                ("different model or configuration", r"this model has 1 variable\(s\) the checkpoint lacks "
+                 r"\(untracked/discriminator/0 \(discriminator \S*seed_generator_state\)\)",
+                 "rebuild the model the checkpoint came from"))
+
+
+def _damage(path: Path) -> None:
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    path.write_bytes(bytes(content))
 
 
 @case("train-resume-from-a-corrupted-checkpoint")
 def _(t):
-    t.file("run/checkpoints/ckpt-00001.npz", b"PK\x03\x04 not really a zip")
+    from gan_utils.training.checkpoints import save_checkpoint
+
+    save_checkpoint(t.tmp / "run" / "checkpoints", 1, t.gan().checkpoint_items(), {"history": {}})
+    _damage(t.tmp / "run" / "checkpoints" / "ckpt-1.data-00000-of-00001")
     return Case(_train(t, epochs=2), CheckpointError,
-                (r"no readable checkpoint in .*checkpoints", r"ckpt-00001.npz is unreadable", "move it aside",
-                 "use a new output folder to start over"))
+                (r"no readable checkpoint in .*checkpoints", r"ckpt-1 is unreadable", "Checksum does not match",
+                 "files were left as they are", "use a new output folder"))
+
+
+@case("train-resume-with-an-empty-checkpoint-index")
+def _(t):
+    from gan_utils.training.checkpoints import save_checkpoint
+
+    save_checkpoint(t.tmp / "run" / "checkpoints", 1, t.gan().checkpoint_items(), {"history": {}})
+    (t.tmp / "run" / "checkpoints" / "checkpoint").write_bytes(b"")
+    return Case(_train(t, epochs=2), CheckpointError,
+                (r"checkpoint index .*checkpoints/checkpoint is damaged", "move it aside and run again"))
+
+
+@case("train-resume-from-a-checkpoint-train-did-not-write")
+def _(t):
+    import tensorflow as tf
+
+    gan = t.gan()
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(generator=gan.generator), t.tmp / "run" / "checkpoints",
+                                         max_to_keep=1, checkpoint_name="ckpt")
+    manager.save(checkpoint_number=1)
+    return Case(_train(t, gan=gan, epochs=2), CheckpointError,
+                ("ckpt-1 has no run record", "not written by gan_utils.train", "use a new output folder"))
 
 
 @case("train-recipe-epochs-0")
@@ -352,7 +403,7 @@ def _(t):
     gan = t.gan(latent_dim=64)
     return Case(lambda: gan.generate(np.zeros((2, 100), np.float32)), ValueError,
                 (r"z must be float32 \[B, latent_dim\] = \[B, 64\] for this GAN, got shape \(2, 100\)",
-                 r"gan.sample_latent\(B\)", "latent_dim=100"))
+                 r"gan.sample_latent\(B\)"))
 
 
 @case("generate-images-from-a-discriminator")

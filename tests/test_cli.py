@@ -1,5 +1,6 @@
 """The command line, run in-process (quick mode) and as a real subprocess."""
 
+import json
 import subprocess
 import sys
 
@@ -16,9 +17,16 @@ def trained_run(tmp_path_factory):
     return out
 
 
-def test_train_writes_a_loadable_run(trained_run):
-    assert (trained_run / "generator.keras").is_file()
-    assert (trained_run / "checkpoints" / "ckpt-00001.npz").is_file()
+def test_train_writes_a_loadable_run_that_resumes(trained_run, capsys):
+    from gan_utils.training.train import load_generator
+
+    assert load_generator(trained_run).output_shape == (None, 28, 28, 1)
+    history = (trained_run / "history.json").read_text()
+    capsys.readouterr()
+    # The same command again finds the epoch in the run's checkpoint: nothing is trained, the history is kept.
+    assert main(["train", "gan", "--out", str(trained_run), "--quick", "--epochs", "1", "--batch-size", "256"]) == 0
+    assert "trained gan: 1 epochs" in capsys.readouterr().out
+    assert (trained_run / "history.json").read_text() == history
 
 
 def test_sample_writes_uint8_images(trained_run, tmp_path):
@@ -40,8 +48,6 @@ def test_evaluate_prints_the_metrics_table_with_the_real_floor(trained_run, caps
 
 
 def test_evaluate_json_rows_hold_every_metric(trained_run, capsys):
-    import json
-
     assert main(["evaluate", str(trained_run), "--n", "200", "--reference", "500", "--format", "json"]) == 0
     run, floor = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     for key in ("fid", "kid", "score", "precision", "recall", "density", "coverage", "class_kl",
@@ -68,8 +74,6 @@ def test_evaluate_rejects_a_file_that_is_not_samples(tmp_path, capsys):
 
 
 def test_cgan_train_sample_evaluate_with_balanced_labels(tmp_path, capsys):
-    import json
-
     run = tmp_path / "cgan"
     assert main(["train", "cgan", "--out", str(run), "--quick", "--epochs", "1", "--batch-size", "256"]) == 0
     out = tmp_path / "c.npz"
@@ -81,7 +85,10 @@ def test_cgan_train_sample_evaluate_with_balanced_labels(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(out), "--reference", "500", "--format", "json", "--no-floor"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert 0.0 <= report["label_accuracy"] <= 1.0 and len(report["label_accuracy_per_class"]) == 10
+    per_class = report["label_accuracy_per_class"]
+    assert len(per_class) == 10 and report["n"] == 25
+    # The overall accuracy weighs each requested class by its samples: 3 of classes 0-4, 2 of classes 5-9.
+    assert report["label_accuracy"] == pytest.approx((3 * sum(per_class[:5]) + 2 * sum(per_class[5:])) / 25)
 
 
 def test_wgan_gp_trains_and_samples_from_the_command_line(tmp_path):
@@ -114,7 +121,8 @@ def test_train_max_minutes_stops_early_and_says_so(tmp_path, capsys):
                  "--max-minutes", "1e-9"]) == 0
     printed = capsys.readouterr().out
     assert "trained gan: 1 epochs" in printed and "stopped by --max-minutes 1e-09" in printed
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["ckpt-00001.npz"]
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["seconds"]) == 1 and sorted(p.name for p in (out / "frames").iterdir()) == ["epoch_0001.png"]
 
 
 @pytest.mark.parametrize("bad", ["0", "-5", "nan", "ten"])

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan_utils.data import loading as data
 from gan_utils.data import (
     DatasetError,
     load_dataset,
@@ -24,6 +23,7 @@ from gan_utils.data import (
     to_float_images,
     to_uint8_images,
 )
+from gan_utils.data import loading as data
 
 MNIST_DIR = Path(__file__).resolve().parents[1] / "data" / "mnist"
 GZ_FILES = [f"{stem}.gz" for stem in data.FILES]

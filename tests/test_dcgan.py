@@ -12,9 +12,9 @@ from gan_utils import (
     losses,
     make_dataset,
 )
-from gan_utils.config import dtype_policy, resolve_precision
-from gan_utils.models.layers import SpectralNorm
+from gan_utils.config import dtype_policy
 from gan_utils.models import upsampling_plan
+from gan_utils.models.layers import SpectralNorm
 
 
 @pytest.mark.parametrize("size, plan", [(28, (7, 2)), (32, (4, 3)), (64, (4, 4)), (14, (7, 1)), (16, (4, 2))])
@@ -150,13 +150,6 @@ def test_dcgan_generator_bad_arguments():
         build_dcgan_generator(image_shape=(28, 32, 1))
     with pytest.raises(ValueError, match="kernel_size"):
         build_dcgan_generator(kernel_size=0)
-
-
-def test_precision_names():
-    assert resolve_precision("float32") == "float32"
-    assert resolve_precision("auto") in ("float32", "mixed_bfloat16")
-    with pytest.raises(ValueError, match="precision must be one of"):
-        resolve_precision("fp16")
 
 
 def _tiny_dcgan(precision, **compile_kwargs):

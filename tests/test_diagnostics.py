@@ -39,7 +39,7 @@ def test_a_balanced_run_gives_no_warnings():
 
 def test_a_discriminator_that_wins_is_flagged_with_remedies():
     report = health_report(_d_wins())
-    assert any("D is winning" in w and "instance_noise" in w for w in report)
+    assert any("D is winning" in w and "InstanceNoiseGAN" in w and "label_smoothing" in w for w in report)
     assert any("vanishing" in w for w in report)
 
 

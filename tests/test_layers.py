@@ -12,10 +12,10 @@ from gan_utils import (
     build_mlp_discriminator,
     build_mlp_generator,
 )
-from gan_utils.models.conditional import build_conditional_discriminator, build_conditional_generator
 from gan_utils.config import dtype_policy
-from gan_utils.models.layers import AutocastScope, MinibatchStdDev, SpectralNorm, _float32_value
 from gan_utils.gans.wgan_gp import WGANGP
+from gan_utils.models.conditional import build_conditional_discriminator, build_conditional_generator
+from gan_utils.models.layers import AutocastScope, MinibatchStdDev, SpectralNorm, _float32_value
 
 
 def _top_singular_value(matrix) -> float:

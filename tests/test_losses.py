@@ -79,6 +79,48 @@ def test_unknown_generator_loss_lists_choices():
         losses.get_generator_loss("hinge")
 
 
+@pytest.mark.parametrize("name, hint", [("feature_matching", "FeatureMatchingGAN"), ("wasserstein", "WGANGP")])
+def test_a_generator_loss_outside_the_allowed_ones_names_the_class_that_has_it(name, hint):
+    with pytest.raises(ValueError, match=hint):
+        losses.get_generator_loss(name, allowed=("non_saturating", "minimax"))
+    assert losses.get_generator_loss("minimax", allowed=("minimax",)) is losses.generator_loss_minimax
+
+
+# ------------------------------------------------------------ InfoGAN's continuous codes
+def test_gaussian_code_loss_hand_computed():
+    """-log N(c; mu, sigma^2) = log sigma + (c - mu)^2 / (2 sigma^2) + log(2 pi) / 2, summed over codes, batch mean."""
+    codes = np.array([[0.5, -1.0], [2.0, 0.0]], np.float32)
+    mean = np.array([[0.0, -1.0], [1.0, 0.5]], np.float32)
+    log_std = np.log(np.array([[1.0, 2.0], [0.5, 1.0]], np.float32))
+    # Row 1: sigma 1, error 0.5 -> 0.125; sigma 2, error 0 -> log 2. Row 2: sigma 0.5, error 1 -> -log 2 + 2;
+    # sigma 1, error -0.5 -> 0.125. Each code adds log(2 pi) / 2; the log 2 terms cancel over the batch.
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    row_1 = 0.125 + math.log(2) + 2 * half_log_2pi
+    row_2 = -math.log(2) + 2.0 + 0.125 + 2 * half_log_2pi
+    value = losses.gaussian_code_loss(codes, mean, log_std)
+    assert value.dtype.name == "float32" and value.shape == ()
+    assert float(value) == pytest.approx((row_1 + row_2) / 2, rel=1e-6)
+    assert float(value) == pytest.approx(1.125 + math.log(2 * math.pi), rel=1e-6)
+    # float16 inputs give the same float32 value.
+    half = losses.gaussian_code_loss(*(a.astype(np.float16) for a in (codes, mean, log_std)))
+    assert half.dtype.name == "float32" and float(half) == pytest.approx(float(value), rel=1e-3)
+
+
+def test_gaussian_code_loss_gradients_by_hand():
+    """d/dmu = -(c - mu) / sigma^2 and d/dlog_sigma = 1 - (c - mu)^2 / sigma^2, each over the batch size."""
+    import tensorflow as tf
+
+    codes = tf.constant([[1.5], [-0.5]])
+    mean = tf.Variable([[0.5], [0.5]])
+    log_std = tf.Variable(np.log([[2.0], [0.5]]).astype(np.float32))
+    with tf.GradientTape() as tape:
+        loss = losses.gaussian_code_loss(codes, mean, log_std)
+    d_mean, d_log_std = tape.gradient(loss, [mean, log_std])
+    # Errors 1 and -1, variances 4 and 0.25; batch of 2.
+    np.testing.assert_allclose(d_mean, [[-1 / 4 / 2], [1 / 0.25 / 2]], rtol=1e-6)
+    np.testing.assert_allclose(d_log_std, [[(1 - 1 / 4) / 2], [(1 - 1 / 0.25) / 2]], rtol=1e-6)
+
+
 # ------------------------------------------------------------ Wasserstein losses and gradient penalty
 def test_wasserstein_losses_hand_computed():
     real, fake = [1.0, 3.0], [-2.0, 0.5]

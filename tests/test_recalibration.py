@@ -1,14 +1,21 @@
-"""Standing BatchNorm statistics for the EMA generator (recalibrate_batch_norm, GAN(bn_recalibration=...))."""
+"""Standing BatchNorm statistics for the EMA generator: recalibrate_batch_norm, RecalibrateBatchNorm."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_utils import GAN, build_dcgan_discriminator, build_dcgan_generator, make_dataset, train
-from gan_utils.training.checkpoints import list_checkpoints, read_checkpoint
+from gan_utils import (
+    GAN,
+    RecalibrateBatchNorm,
+    build_dcgan_discriminator,
+    build_dcgan_generator,
+    make_dataset,
+    train,
+)
 from gan_utils.models.conditional import build_conditional_discriminator, build_conditional_generator
 from gan_utils.sampling import balanced_labels, find_batch_norms, recalibrate_batch_norm
+from gan_utils.training.callbacks import recalibrate_ema_generator
 
 
 def _generator():
@@ -44,27 +51,32 @@ def test_without_batch_norm_nothing_changes():
     np.testing.assert_array_equal(model(x).numpy(), before)
 
 
-def test_gan_recalibrates_only_the_ema_generator_and_is_deterministic():
-    g = _generator()
-    gan = GAN(g, build_dcgan_discriminator((16, 16, 1), width=4), seed=0, ema_decay=0.9, bn_recalibration=512)
+def _ema_gan(**kwargs):
+    return GAN(_generator(), build_dcgan_discriminator((16, 16, 1), width=4), seed=0, ema_decay=0.9, **kwargs)
+
+
+def test_recalibrate_ema_generator_changes_only_the_ema_generator_and_is_deterministic():
+    gan = _ema_gan()
     live = [v.numpy().copy() for v in gan.generator.non_trainable_variables]
-    gan.recalibrate_sampler()
+    assert recalibrate_ema_generator(gan, 512, seed=0) == len(find_batch_norms(gan.ema_generator)) == 2
     first = [v.numpy().copy() for v in gan.ema_generator.non_trainable_variables]
-    gan.recalibrate_sampler()
+    recalibrate_ema_generator(gan, 512, seed=0)
     for a, b in zip(first, gan.ema_generator.non_trainable_variables):
         np.testing.assert_array_equal(a, b.numpy())
     for a, b in zip(live, gan.generator.non_trainable_variables):
         np.testing.assert_array_equal(a, b.numpy())
     assert not np.allclose(first[0], 0.0)  # the fresh model's moving mean was all zeros
+    recalibrate_ema_generator(gan, 512, seed=1)  # another seed, other samples, other statistics
+    assert not np.allclose(first[0], gan.ema_generator.non_trainable_variables[0].numpy())
 
 
-def test_conditional_sampler_is_recalibrated_with_balanced_labels():
+def test_conditional_ema_generator_is_recalibrated_with_balanced_labels():
     keras.utils.set_random_seed(0)
     g = build_conditional_generator(8, (16, 16, 1), 3, width=4)
     d = build_conditional_discriminator((16, 16, 1), 3, width=4)
-    gan = GAN(g, d, seed=0, ema_decay=0.9, bn_recalibration=300)
+    gan = GAN(g, d, seed=0, ema_decay=0.9)
     before = [v.numpy().copy() for v in gan.ema_generator.non_trainable_variables]
-    assert gan.recalibrate_sampler() == len(find_batch_norms(g)) > 0
+    assert recalibrate_ema_generator(gan, 300, seed=0) == len(find_batch_norms(g)) > 0
     after = [v.numpy().copy() for v in gan.ema_generator.non_trainable_variables]
     assert not any(np.allclose(a, b) for a, b in zip(before, after))
     # The same as recalibrating by hand with the documented inputs: 300 z from the fixed seed, labels 0, 1, 2, 0, ...
@@ -114,58 +126,71 @@ def test_frozen_batch_norm_layers_are_recalibrated_and_stay_frozen():
     assert not any(layer.trainable for layer in find_batch_norms(g))
 
 
-@pytest.mark.parametrize("value", [-1, 2.5, True, "4096"])
-def test_bad_bn_recalibration(value):
-    with pytest.raises(ValueError, match="bn_recalibration must be 0"):
-        GAN(_generator(), build_dcgan_discriminator((16, 16, 1), width=4), ema_decay=0.9, bn_recalibration=value)
+@pytest.mark.parametrize("value", [-1, 0, 1, 2.5, True, "4096"])
+def test_bad_num_samples(value):
+    with pytest.raises(ValueError, match="num_samples must be an integer >= 2"):
+        RecalibrateBatchNorm(num_samples=value)
 
 
-def test_bn_recalibration_needs_an_ema_generator():
-    with pytest.raises(ValueError, match="set ema_decay"):
-        GAN(_generator(), build_dcgan_discriminator((16, 16, 1), width=4), bn_recalibration=256)
-    gan = GAN(_generator(), build_dcgan_discriminator((16, 16, 1), width=4))
+def test_recalibration_needs_an_ema_generator():
+    gan = GAN(_generator(), build_dcgan_discriminator((16, 16, 1), width=4), seed=0)
+    gan.compile()
+    images = np.random.default_rng(0).integers(0, 256, (32, 16, 16), dtype=np.uint8)
+    with pytest.raises(ValueError, match="build the GAN with ema_decay"):
+        gan.fit(make_dataset(images, batch_size=16, seed=0), epochs=1, verbose=0,
+                callbacks=[RecalibrateBatchNorm(256)])
     with pytest.raises(ValueError, match="ema_decay"):
-        gan.recalibrate_sampler(256)
+        recalibrate_ema_generator(gan, 256)
 
 
-def test_train_recalibrates_the_sampler_at_each_epoch_end(tmp_path):
-    gan = GAN(_generator(), build_dcgan_discriminator((16, 16, 1), width=4), seed=0, ema_decay=0.9,
-              bn_recalibration=256)
-    gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+def test_train_recalibrates_the_sampler_before_the_grid_and_the_checkpoint(tmp_path):
+    from PIL import Image
+
+    from gan_utils.plotting import save_image_grid
+    from gan_utils.training.train import fixed_inputs, frame_path
+
+    def compiled():
+        gan = _ema_gan()
+        gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+        return gan
+
     images = np.random.default_rng(0).integers(0, 256, (64, 16, 16), dtype=np.uint8)
-    train(gan, make_dataset(images, batch_size=16, seed=0), tmp_path / "run", 2, verbose=0)
+    data = make_dataset(images, batch_size=16, seed=0)
+    gan = compiled()
+    train(gan, data, tmp_path / "run", 2, verbose=0, callbacks=[RecalibrateBatchNorm(256)])
     stats = [v.numpy().copy() for v in gan.ema_generator.non_trainable_variables]
     live = [v.numpy() for v in gan.generator.non_trainable_variables]
     # After the last epoch the sampler holds its own statistics, not the live generator's copy...
     assert not all(np.allclose(a, b) for a, b in zip(stats, live))
-    # ... and they are what recalibrate_sampler computes from the final weights.
-    gan.recalibrate_sampler()
+    # ... and they are what recalibrate_ema_generator computes from the final weights.
+    recalibrate_ema_generator(gan, 256)
     for a, b in zip(stats, gan.ema_generator.non_trainable_variables):
         np.testing.assert_allclose(a, b.numpy(), rtol=1e-6, atol=1e-7)
     # The saved generator is the recalibrated sampler.
     saved = keras.models.load_model(tmp_path / "run" / "generator.keras", compile=False)
     np.testing.assert_allclose(saved.get_layer("project_bn").moving_mean.numpy(),
                                gan.ema_generator.get_layer("project_bn").moving_mean.numpy(), rtol=1e-6)
-    # Every epoch's checkpoint was written after the recalibration: without it the EMA generator's moving
-    # statistics would be a copy of the live generator's (the EMA update copies them at every step).
-    checkpoints = list_checkpoints(tmp_path / "run" / "checkpoints")
-    assert len(checkpoints) == 2
-    moving = [i for i, v in enumerate(gan.ema_generator.variables) if "moving" in v.name]
-    assert len(moving) == 4  # mean and variance of the two BatchNorm layers
-    for path in checkpoints:
-        arrays, _ = read_checkpoint(path)
-        for i in moving:
-            assert not np.allclose(arrays[f"ema_generator/{i:04d}"], arrays[f"generator/{i:04d}"]), (path.name, i)
+    # The last epoch's grid was drawn after the recalibration (with the statistics the sampler has now) ...
+    noise, _ = fixed_inputs(gan)
+    redrawn = save_image_grid(np.asarray(gan.generate(noise, model=gan.sampler)), tmp_path / "redrawn.png",
+                              ncols=8, scale=1)
+    np.testing.assert_array_equal(np.asarray(Image.open(frame_path(tmp_path / "run", 2))),
+                                  np.asarray(Image.open(redrawn)))
+    # ... and so was the checkpoint: a run restored from it (nothing left to train) has the same statistics.
+    restored = compiled()
+    assert train(restored, data, tmp_path / "run", 2, verbose=0).resumed_from == 2
+    for a, b in zip(stats, restored.ema_generator.non_trainable_variables):
+        np.testing.assert_array_equal(a, b.numpy())
 
 
-def test_resume_with_bn_recalibration_is_exact(tmp_path):
+def test_resume_with_recalibration_is_exact(tmp_path):
     images = np.random.default_rng(1).integers(0, 256, (64, 16, 16), dtype=np.uint8)
 
     def run(folder, epochs):
-        gan = GAN(_generator(), build_dcgan_discriminator((16, 16, 1), width=4), seed=0, ema_decay=0.9,
-                  bn_recalibration=128)
+        gan = _ema_gan()
         gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
-        result = train(gan, make_dataset(images, batch_size=16, seed=0), folder, epochs, verbose=0)
+        result = train(gan, make_dataset(images, batch_size=16, seed=0), folder, epochs, verbose=0,
+                       callbacks=[RecalibrateBatchNorm(128)])
         return gan, result
 
     whole, whole_result = run(tmp_path / "whole", 3)

@@ -1,9 +1,11 @@
 """Interrupted runs: a real SIGKILL mid-epoch, then the same command again, ends exactly like
 a run that was never interrupted; the same seed gives the same losses; the data order of an
-epoch depends only on (seed, epoch); what an interrupted run left behind is cleaned up.
+epoch depends only on (seed, epoch); a SIGKILL in the middle of a checkpoint save leaves
+the previous checkpoint usable; what an interrupted run left behind is cleaned up.
 
 Other resume tests live in test_training.py (the history continues, optimizer steps are
-counted from the checkpoint, a damaged newest checkpoint falls back to the previous one).
+counted from the checkpoint, a damaged newest checkpoint falls back to the previous one,
+a checkpoint of another model is refused, mixed precision resumes exactly).
 """
 
 import json
@@ -115,12 +117,16 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path, star
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=30) == -signal.SIGKILL
     ckpts = victim / "checkpoints"
-    assert [p.name for p in list_checkpoints(ckpts)] == ["ckpt-00001.npz", "ckpt-00002.npz"]
+    assert [p.name for p in list_checkpoints(ckpts)] == ["ckpt-1", "ckpt-2"]
     assert not (victim / "generator.keras").exists()  # written only when a run completes
-    # What a kill at a worse moment leaves: the next epoch's frame drawn but its checkpoint
-    # not yet renamed into place (the temporary file of a dead process), and a frame of an
-    # epoch the run will never reach.
-    (ckpts / ".tmp-999999999-ckpt-00003.npz").write_bytes(b"half a checkpoint")
+    # What a kill at a worse moment leaves: the next epoch's frame drawn but its checkpoint save cut
+    # off -- TensorFlow's shard folder, data files the index does not list yet, a half-written index
+    # temporary -- and a frame of an epoch the run will never reach.
+    (ckpts / "ckpt-3_temp").mkdir()
+    (ckpts / "ckpt-3_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half a shard")
+    for name in ("ckpt-3.index", "ckpt-3.data-00000-of-00001"):
+        (ckpts / name).write_bytes(b"a save the index never listed")
+    (ckpts / ("checkpoint.tmp" + "0" * 32)).write_text('model_checkpoint_path: "ckpt-')
     for stale in ("epoch_0003.png", "epoch_0009.png"):
         (victim / "frames" / stale).write_bytes(b"a frame from the interrupted epoch")
 
@@ -128,6 +134,7 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path, star
                            timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"DONE 2 {EPOCHS}" in again.stdout
+    assert "unreadable" not in again.stderr  # the files the index does not list were not even tried
     assert ref_proc.wait(timeout=300) == 0, ref_log.read_text()[-3000:]
 
     # Every loss of every epoch is equal, not just close ("seconds" is wall-clock time).
@@ -136,16 +143,20 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path, star
         h.pop("seconds")
         assert all(len(v) == EPOCHS for v in h.values()), h
     assert history[victim] == history[reference]
-    # The last checkpoints hold the same networks, optimiser states (step counters included),
-    # seed state, EMA weights and fixed noise.
-    (ref_arrays, ref_meta), (arrays, meta) = (read_checkpoint(run / "checkpoints" / f"ckpt-{EPOCHS:05d}.npz")
-                                              for run in (reference, victim))
+    # The last checkpoints hold the same networks, optimiser states (step counters included), seed
+    # states (the latent sampler's and the dropout layer's), EMA weights, fixed noise and history.
+    (ref_arrays, ref_record), (arrays, record) = (read_checkpoint(run / "checkpoints" / f"ckpt-{EPOCHS}")
+                                                  for run in (reference, victim))
     assert sorted(arrays) == sorted(ref_arrays)
+    assert {"seed_generator", "untracked/discriminator/0", "g_optimizer/_iterations"} <= set(arrays)
     for key in ref_arrays:
         np.testing.assert_array_equal(arrays[key], ref_arrays[key], err_msg=key)
-    assert meta["fixed_noise"] == ref_meta["fixed_noise"]
-    steps = int(arrays["g_optimizer/0000"])  # Adam's iteration counter comes first
-    assert steps == EPOCHS * 16
+    assert int(arrays["g_optimizer/_iterations"]) == EPOCHS * 16
+    for r in (record, ref_record):
+        r["history"].pop("seconds")
+    assert record == ref_record and record["epoch"] == EPOCHS
+    assert [p.name for p in list_checkpoints(ckpts)] == ["ckpt-2", "ckpt-3", "ckpt-4"]
+    assert not list(ckpts.glob("*_temp")) and not list(ckpts.glob("checkpoint.tmp*"))
     # The saved generators are equal, and so is every frame; the GIF has one frame per epoch.
     for a, b in zip(load_generator(victim).get_weights(), load_generator(reference).get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -156,7 +167,81 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path, star
     from PIL import Image
 
     assert Image.open(victim / "training.gif").n_frames == EPOCHS
-    assert not list(ckpts.glob(".tmp-*"))
+
+
+# Trains a tiny GAN for 2 epochs keeping 1 checkpoint, and SIGKILLs itself inside the save of
+# checkpoint 2 at the moment given: while TensorFlow writes the data (after the shard is in
+# ckpt-2_temp/, before ckpt-2.index exists), after the data but before the index file names
+# ckpt-2, or while the checkpoint that fell out of the window is being deleted. Without a
+# moment it trains through.
+KILL_IN_SAVE = textwrap.dedent(
+    """
+    import os, signal, sys
+    import keras, numpy as np
+    import gan_utils as gu
+    from tensorflow.python.checkpoint import checkpoint_management
+    from tensorflow.python.ops import gen_io_ops
+
+    out, moment = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def wrap(module, name, at):
+        real = getattr(module, name)
+        def hooked(*args, **kwargs):
+            if at(args, kwargs):
+                die()
+            return real(*args, **kwargs)
+        setattr(module, name, hooked)
+
+    if moment == "writing the data":
+        wrap(gen_io_ops, "merge_v2_checkpoints", lambda a, k: "ckpt-2'" in str(a[1]))
+    elif moment == "updating the index":
+        wrap(checkpoint_management, "update_checkpoint_state_internal",
+             lambda a, k: str(k.get("model_checkpoint_path")).endswith("ckpt-2"))
+    elif moment == "deleting the oldest":
+        wrap(checkpoint_management, "_delete_file_if_exists", lambda a, k: "ckpt-1." in str(a[0]))
+
+    gu.set_seed(0, deterministic=True)
+    images = np.random.default_rng(0).integers(0, 256, (64, 8, 8), dtype=np.uint8)
+    gan = gu.GAN(gu.build_mlp_generator(8, (8, 8, 1), hidden=(16,)),
+                 gu.build_mlp_discriminator((8, 8, 1), hidden=(16,), dropout=0.3), seed=0)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    result = gu.train(gan, gu.make_dataset(images, batch_size=16, seed=0), out, 2, verbose=0, grid_size=4,
+                      keep_checkpoints=1)
+    print("DONE", result.resumed_from, result.epochs)
+    """
+)
+
+
+@pytest.mark.parametrize("moment, kept, resumes_from", [
+    ("writing the data", ["ckpt-1"], 1),
+    ("updating the index", ["ckpt-1"], 1),
+    ("deleting the oldest", ["ckpt-1", "ckpt-2"], 2),
+])
+def test_a_sigkill_inside_a_checkpoint_save_leaves_a_usable_checkpoint(moment, kept, resumes_from, tmp_path):
+    """keep_checkpoints=1: checkpoint 1 is deleted only after checkpoint 2 is written and indexed."""
+    script, out = tmp_path / "kill_in_save.py", tmp_path / "run"
+    script.write_text(KILL_IN_SAVE)
+    killed = subprocess.run([sys.executable, str(script), str(out), moment], env=_env(), capture_output=True,
+                            text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    ckpts = out / "checkpoints"
+    assert [p.name for p in list_checkpoints(ckpts)] == kept
+    if moment == "writing the data":
+        assert (ckpts / "ckpt-2_temp").is_dir() and not (ckpts / "ckpt-2.index").exists()
+    if moment == "updating the index":
+        assert (ckpts / "ckpt-2.index").is_file()  # complete, but not listed
+    assert read_checkpoint(ckpts / f"ckpt-{resumes_from}")[1]["epoch"] == resumes_from
+
+    again = subprocess.run([sys.executable, str(script), str(out)], env=_env(), capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"DONE {resumes_from} 2" in again.stdout and "unreadable" not in again.stderr
+    assert list_checkpoints(ckpts)[-1].name == "ckpt-2"
+    assert read_checkpoint(ckpts / "ckpt-2")[1]["epoch"] == 2
+    assert not list(ckpts.glob("*_temp"))
 
 
 def test_same_seed_same_losses_on_cpu():
@@ -264,14 +349,15 @@ def test_a_crash_while_saving_leaves_the_previous_file_intact(what, tiny_gan, tm
     from PIL import Image
 
     from gan_utils import load_generator, make_gif, save_generator, save_image_grid
-    from gan_utils.training.checkpoints import restore_latest, save_checkpoint
     from gan_utils.io import write_json
+    from gan_utils.training.checkpoints import restore_latest, save_checkpoint
 
     grid = np.zeros((4, 8, 8, 1), np.uint8)
     frame = save_image_grid(grid, tmp_path / "epoch_0001.png")
+    items = tiny_gan.checkpoint_items()
     saves = {
-        "checkpoint": (lambda: save_checkpoint(tmp_path, 1, tiny_gan.state_variables(), {"n": 1}, keep=1),
-                       tmp_path / "ckpt-00001.npz", lambda: np, "savez"),
+        "checkpoint": (lambda: save_checkpoint(tmp_path, 1, items, {"n": 1}, keep=1),
+                       tmp_path / "ckpt-1.data-00000-of-00001", None, None),
         "generator": (lambda: save_generator(tiny_gan.generator, tmp_path / "generator.keras"),
                       tmp_path / "generator.keras", lambda: keras.Model, "save"),
         "history": (lambda: write_json(tmp_path / "history.json", {"d_loss": [1.0]}),
@@ -283,25 +369,31 @@ def test_a_crash_while_saving_leaves_the_previous_file_intact(what, tiny_gan, tm
     save, path, owner, name = saves[what]
     save()  # a good file
     before = path.read_bytes()
+    kept = {p.name: p.read_bytes() for p in [*tmp_path.glob("ckpt-1.*"), tmp_path / "checkpoint"] if p.is_file()}
     if what == "history":
         monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: _half_write_then_crash(self))
     elif what in ("frame", "gif"):
         monkeypatch.setattr(Image.Image, "save", lambda self, fp, *a, **k: _half_write_then_crash(fp))
     elif what == "generator":
         monkeypatch.setattr(keras.Model, "save", lambda self, fp, *a, **k: _half_write_then_crash(fp))
-    else:
-        monkeypatch.setattr(np, "savez", lambda f, **arrays: _half_write_then_crash(f))
+    else:  # TensorFlow's last step of writing checkpoint data: merging the shards into ckpt-N.index/.data
+        from tensorflow.python.ops import gen_io_ops
+
+        monkeypatch.setattr(gen_io_ops, "merge_v2_checkpoints",
+                            lambda *a, **k: _half_write_then_crash(tmp_path / "ckpt-2.index"))
     with pytest.raises(OSError, match="simulated"):
         if what == "checkpoint":  # the next epoch's checkpoint, which would replace the kept one (keep=1)
-            save_checkpoint(tmp_path, 2, tiny_gan.state_variables(), {"n": 2}, keep=1)
+            save_checkpoint(tmp_path, 2, items, {"n": 2}, keep=1)
         else:
             save()
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert not list(tmp_path.glob(".tmp-*")), "the temporary file was left behind"
     if what == "checkpoint":
-        assert not (tmp_path / "ckpt-00002.npz").exists()
-        assert restore_latest(tmp_path, tiny_gan.state_variables())["n"] == 1
+        assert len(kept) == 3  # ckpt-1.index, ckpt-1.data-00000-of-00001 and the index file are untouched
+        assert {name: (tmp_path / name).read_bytes() for name in kept} == kept
+        assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt-1"]
+        assert restore_latest(tmp_path, items)["n"] == 1
     elif what == "generator":
         assert load_generator(path).count_params() == tiny_gan.generator.count_params()
     elif what == "history":
@@ -320,8 +412,11 @@ def _tiny_gan_class(poison):
     from gan_utils import GAN, build_mlp_discriminator, build_mlp_generator
 
     class Poisoned(GAN):
-        def generator_loss(self, fake_logits):
-            return poison(super().generator_loss(fake_logits), self.g_optimizer.iterations)
+        def generator_loss(self, real, fake, labels=None, z=None):
+            loss = poison(self.generator_loss_fn(self.discriminate(fake, labels, training=True)),
+                          self.g_optimizer.iterations)
+            self.track(g_loss=loss)
+            return loss
 
     keras.utils.set_random_seed(0)
     gan = Poisoned(build_mlp_generator(8, (8, 8, 1), hidden=(16,)), build_mlp_discriminator((8, 8, 1), hidden=(16,)),
@@ -334,7 +429,7 @@ def _resumes_after_divergence(out, tiny_images, epochs_kept):
     """The kept checkpoint loads, and the same train call with a healthy model resumes from it."""
     from gan_utils import train
 
-    assert [p.name for p in list_checkpoints(out / "checkpoints")] == [f"ckpt-{epochs_kept:05d}.npz"]
+    assert [p.name for p in list_checkpoints(out / "checkpoints")] == [f"ckpt-{epochs_kept}"]
     healthy = _tiny_gan_class(lambda loss, steps: loss)
     result = train(healthy, make_dataset(tiny_images, batch_size=16), out, epochs=epochs_kept + 1, verbose=0,
                    grid_size=4)

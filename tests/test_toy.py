@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gan_utils import GAN
+from gan_utils.gans.wgan_gp import WGANGP
 from gan_utils.models.layers import SpectralNorm
 from gan_utils.toy import (
     build_toy_discriminator,
@@ -14,7 +15,6 @@ from gan_utils.toy import (
     ring_of_gaussians,
     toy_dataset,
 )
-from gan_utils.gans.wgan_gp import WGANGP
 
 
 def test_ring_centres():

@@ -230,7 +230,7 @@ def load_fashion_mnist(path: str | os.PathLike | None = None, source: str = "fil
 def labelled_subset(images, labels, per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``per_class`` images of every class, drawn without replacement: (images [k * per_class, ...], labels int32).
 
-    The few labelled images of a semi-supervised model (``GAN(info_labelled=...)``),
+    The few labelled images of a semi-supervised model (``InfoGAN(labelled=...)``),
     ordered by class; the same ``seed`` gives the same images.
     """
     labels = np.asarray(labels)

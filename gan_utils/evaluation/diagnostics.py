@@ -138,7 +138,7 @@ def health_report(history, window: int = 3, confident: float = 0.9, gap: float =
             warnings.append(
                 f"D is winning: over the last {k} epoch(s) mean D(G(z)) < {1.0 - confident:.2g} and mean D(x) is "
                 f"more than {gap:.2g} above it, so G gets little useful gradient. Try a smaller D learning rate "
-                "than G's (two time-scale updates), a smaller D or fewer D steps, instance_noise, or "
+                "than G's (two time-scale updates), a smaller D or fewer D steps, instance noise (InstanceNoiseGAN), or "
                 "label_smoothing=0.1.")
     g_norm = [v for v in history.get("g_grad_norm", []) if math.isfinite(v)]
     if len(g_norm) >= 2 and g_norm[-1] < vanish_ratio * max(g_norm):

@@ -225,6 +225,9 @@ class GAN(keras.Model):
     def track(self, **values) -> None:
         """Add each value to the metric of the same name."""
         for name, value in values.items():
+            if name not in self.trackers:
+                raise ValueError(f"{type(self).__name__} tracked {name!r} but has no metric of that name: call "
+                                 f"self.add_metrics({name!r}) in __init__ (has {sorted(self.trackers)})")
             self.trackers[name].update_state(value)
 
     def metric_results(self) -> dict:
@@ -235,9 +238,9 @@ class GAN(keras.Model):
         return list(self.trackers.values())
 
     def checkpoint_items(self) -> dict:
-        """Everything a resumed run needs, by name (``tf.train.Checkpoint`` keywords)."""
+        """Everything a resumed run needs, by name (``tf.train.Checkpoint`` keywords; see ``training.checkpoints``)."""
         items = {"generator": self.generator, "discriminator": self.discriminator, "g_optimizer": self.g_optimizer,
-                 "d_optimizer": self.d_optimizer, "seed_generator": self.seed_generator}
+                 "d_optimizer": self.d_optimizer, "seed_generator": self.seed_generator.state}
         if self.ema_generator is not None:
             items["ema_generator"] = self.ema_generator
         return items

@@ -146,7 +146,7 @@ def with_code_head(discriminator: keras.Model, outputs: int) -> tuple[keras.laye
     return head, model
 
 
-def check_labelled(labelled, batch_size, info_codes: int, image_shape: tuple):
+def check_labelled(labelled, batch_size, categorical: int, image_shape: tuple):
     """Validate ``InfoGAN``'s ``labelled`` and ``labelled_batch``.
 
     Returns (images float32 [N, H, W, C] in [-1, 1], labels int32 [N], batch size),
@@ -155,11 +155,9 @@ def check_labelled(labelled, batch_size, info_codes: int, image_shape: tuple):
     from ..data import to_float_images
 
     batch_size = check_count("labelled_batch (labelled images per discriminator update)", batch_size,
-                             "e.g. 16")
+                             "0 is allowed only without labelled images; e.g. 16")
     if labelled is None:
         return None, None, batch_size
-    if not info_codes:
-        raise ValueError("labelled guides the categorical code: InfoGAN needs categorical=k for it")
     if not isinstance(labelled, (tuple, list)) or len(labelled) != 2:
         raise ValueError("labelled must be a pair (images, labels): a few real images and, for each, the "
                          "code in [0, k) it should get (for MNIST with categorical=10, its digit); build it with "
@@ -173,10 +171,10 @@ def check_labelled(labelled, batch_size, info_codes: int, image_shape: tuple):
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labelled labels must be integers [N] = [{len(images)}] (one code per image), got "
                          f"{labels.dtype} {labels.shape}")
-    missing = sorted(set(range(info_codes)) - set(labels.tolist()))
-    outside = sorted(set(labels.tolist()) - set(range(info_codes)))
+    missing = sorted(set(range(categorical)) - set(labels.tolist()))
+    outside = sorted(set(labels.tolist()) - set(range(categorical)))
     if outside or missing:
-        raise ValueError(f"labelled labels must be codes in [0, {info_codes}) and give every code at least one "
+        raise ValueError(f"labelled labels must be codes in [0, {categorical}) and give every code at least one "
                          f"image; {f'got {outside} outside that range' if outside else f'no image for {missing}'}")
     return images, labels.astype(np.int32), batch_size
 

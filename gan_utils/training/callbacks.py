@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from ..plotting import save_image_grid
-from .checkpoints import save_checkpoint
+from .checkpoints import TrainingCheckpoints, tracked_variables
 
 
 @dataclass
@@ -34,21 +34,23 @@ class RunState:
     history: dict[str, list[float]] = field(default_factory=dict)
     epoch: int = 0
 
-    def to_meta(self) -> dict:
+    def to_record(self) -> dict:
+        """The JSON record a checkpoint carries (float32 noise survives JSON exactly)."""
         return {
+            "epoch": self.epoch,
             "history": self.history,
             "fixed_noise": self.fixed_noise.tolist(),
             "fixed_labels": None if self.fixed_labels is None else self.fixed_labels.tolist(),
         }
 
     @classmethod
-    def from_meta(cls, meta: dict) -> RunState:
-        labels = meta.get("fixed_labels")
+    def from_record(cls, record: dict) -> RunState:
+        labels = record.get("fixed_labels")
         return cls(
-            fixed_noise=np.asarray(meta["fixed_noise"], np.float32),
+            fixed_noise=np.asarray(record["fixed_noise"], np.float32),
             fixed_labels=None if labels is None else np.asarray(labels, np.int32),
-            history={k: list(v) for k, v in meta.get("history", {}).items()},
-            epoch=int(meta["epoch"]),
+            history={k: list(v) for k, v in record.get("history", {}).items()},
+            epoch=int(record["epoch"]),
         )
 
 
@@ -122,16 +124,19 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Writes a checkpoint at the end of every epoch, keeping the newest ``keep``."""
+    """Writes checkpoint ``ckpt-<epoch>`` (with ``state``'s record) at the end of every epoch.
 
-    def __init__(self, state: RunState, folder: str | Path, keep: int = 3):
+    ``checkpoints`` is the run's ``TrainingCheckpoints`` (the one it was restored
+    from); it keeps the newest ``keep`` it was made with.
+    """
+
+    def __init__(self, state: RunState, checkpoints: TrainingCheckpoints):
         super().__init__()
         self.state = state
-        self.folder = Path(folder)
-        self.keep = keep
+        self.checkpoints = checkpoints
 
     def on_epoch_end(self, epoch, logs=None):
-        save_checkpoint(self.folder, epoch + 1, self.model.state_variables(), self.state.to_meta(), self.keep)
+        self.checkpoints.save(epoch + 1, self.state.to_record())  # the record's epoch is set to epoch + 1
 
 
 def over_time_budget(seconds: list[float], max_minutes: float | None) -> bool:
@@ -191,24 +196,36 @@ class RecalibrateBatchNorm(keras.callbacks.Callback):
 
     def __init__(self, num_samples: int = 4096, seed: int = 0):
         super().__init__()
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
-            raise ValueError(f"num_samples must be an integer >= 2 (a few thousand gives stable statistics), "
-                             f"got {num_samples!r}")
-        self.num_samples, self.seed = num_samples, seed
+        self.num_samples, self.seed = _check_num_samples(num_samples), seed
 
     def on_train_begin(self, logs=None):
         if getattr(self.model, "ema_generator", None) is None:
-            raise ValueError("RecalibrateBatchNorm works on the EMA generator: build the GAN with ema_decay=...")
+            raise ValueError("RecalibrateBatchNorm works on the EMA generator: build the GAN with ema_decay=... "
+                             "(e.g. 0.999)")
 
     def on_epoch_end(self, epoch, logs=None):
         recalibrate_ema_generator(self.model, self.num_samples, self.seed)
 
 
+def _check_num_samples(num_samples) -> int:
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
+        raise ValueError(f"num_samples must be an integer >= 2 (a few thousand gives stable statistics), "
+                         f"got {num_samples!r}")
+    return num_samples
+
+
 def recalibrate_ema_generator(gan, num_samples: int = 4096, seed: int = 0) -> int:
-    """``sampling.recalibrate_batch_norm`` on ``gan.ema_generator`` with ``num_samples`` z from a fixed seed."""
+    """``sampling.recalibrate_batch_norm`` on ``gan.ema_generator`` with ``num_samples`` z from a fixed seed.
+
+    Returns the number of BatchNorm layers recalibrated.
+    """
     import tensorflow as tf
 
     from ..sampling import balanced_labels, num_classes_of, recalibrate_batch_norm
+
+    if getattr(gan, "ema_generator", None) is None:
+        raise ValueError("recalibration works on the EMA generator: build the GAN with ema_decay=... (e.g. 0.999)")
+    _check_num_samples(num_samples)
 
     z = tf.random.stateless_normal((num_samples, gan.latent_dim), seed=(int(seed), 0x5EED))
     if gan.conditional:
@@ -246,12 +263,16 @@ class NaNGuard(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
+    def _variables(self) -> dict[str, list]:
+        if hasattr(self.model, "checkpoint_items"):
+            return tracked_variables(self.model.checkpoint_items())
+        optimizer = getattr(self.model, "optimizer", None)
+        return {"model": self.model.variables, "optimizer": list(getattr(optimizer, "variables", []))}
+
     def on_epoch_end(self, epoch, logs=None):
-        groups = (self.model.state_variables() if hasattr(self.model, "state_variables")
-                  else {"model": self.model.variables})
-        for group, variables in groups.items():
+        for group, variables in self._variables().items():
             for v in variables:
-                value = np.asarray(v)
+                value = keras.ops.convert_to_numpy(v)
                 if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
                     name = getattr(v, "path", None) or getattr(v, "name", "?")
                     raise TrainingDivergedError(

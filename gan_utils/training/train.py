@@ -7,13 +7,20 @@ saves ``generator.keras``, ``history.json``, the loss curves and the GIF.
 
 Files written under ``out_dir``::
 
-    checkpoints/ckpt-NNNNN.npz   frames/epoch_NNNN.png   training.gif
-    generator.keras              history.json            losses.png
+    checkpoints/checkpoint                  the index of the kept checkpoints (``tf.train.CheckpointManager``)
+    checkpoints/ckpt-N.index                checkpoint N (after N epochs): ``tf.train.Checkpoint`` files
+    checkpoints/ckpt-N.data-00000-of-00001
+    frames/epoch_NNNN.png   training.gif   generator.keras   history.json   losses.png
+
+A checkpoint that a resume found unreadable is moved to ``checkpoints/unreadable/``
+when that epoch's checkpoint is written again (see ``training.checkpoints``).
 """
 
 from __future__ import annotations
 
 import math
+import re
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +40,7 @@ from .callbacks import (
     TimeBudget,
     over_time_budget,
 )
-from .checkpoints import restore_latest
+from .checkpoints import TrainingCheckpoints
 
 
 @dataclass
@@ -145,14 +152,18 @@ def train(
     """Train a compiled ``GAN`` on ``dataset`` for ``epochs`` epochs in total.
 
     Re-running with the same ``out_dir`` resumes from the newest checkpoint and
-    trains only the epochs that remain. A checkpoint holds everything the next
-    epoch depends on (both networks, both optimisers with their step counters,
-    the latent sampler's seed state, the EMA generator, history and the fixed
-    noise), and a dataset from ``make_dataset`` gives epoch k the same batches
-    whether or not the run was interrupted, so on a deterministic setup (CPU, or
-    ``set_seed(..., deterministic=True)``) a resumed run ends with exactly the
-    losses and weights of an uninterrupted one. Frames of epochs after the
-    checkpoint (written before an interruption) are deleted and drawn again.
+    trains only the epochs that remain. A checkpoint (``tf.train.Checkpoint`` of
+    ``gan.checkpoint_items()``) holds everything the next epoch depends on (both
+    networks, both optimisers with their step counters, the latent sampler's and
+    the dropout layers' seed states, the EMA generator, and a record of the epoch,
+    history and fixed noise), and a dataset from ``make_dataset`` gives epoch k
+    the same batches whether or not the run was interrupted, so on a deterministic
+    setup (CPU, or ``set_seed(..., deterministic=True)``) a resumed run ends with
+    exactly the losses and weights of an uninterrupted one. Frames of epochs after
+    the checkpoint (written before an interruption) are deleted and drawn again.
+    A damaged newest checkpoint is skipped with a warning (the one before it is
+    used); a checkpoint of another model raises ``CheckpointError`` before any
+    weight changes.
 
     Args:
         gan: a compiled ``gan_utils.GAN`` (or subclass).
@@ -163,7 +174,7 @@ def train(
         callbacks: extra Keras callbacks, run after the built-in ones (those with
             ``runs_first = True``, such as ``RecalibrateBatchNorm``, before them).
         verbose: passed to ``fit`` (1 progress bar, 2 one line per epoch).
-        keep_checkpoints: how many checkpoints to keep.
+        keep_checkpoints: how many of the newest checkpoints to keep.
         grid_size: images in each per-epoch grid (default 64, or for a conditional
             GAN a class grid of one row per class and 10 columns; see ``fixed_inputs``).
         score_samples: if > 0, record ``history["score"]``, the classifier score of
@@ -202,9 +213,10 @@ def train(
     check_dataset(gan, dataset)
     out = prepare_out_dir(out_dir)
     ckpt_dir = out / "checkpoints"
-    meta = restore_latest(ckpt_dir, gan.state_variables())
-    if meta is not None:
-        state = RunState.from_meta(meta)
+    checkpoints = TrainingCheckpoints(ckpt_dir, gan.checkpoint_items(), keep_checkpoints)
+    record = checkpoints.restore_latest()
+    if record is not None:
+        state = RunState.from_record(record)
     else:
         state = RunState(*fixed_inputs(gan, grid_size, num_classes=num_classes))
     resumed_from = state.epoch
@@ -213,7 +225,7 @@ def train(
         builtin = [
             NaNGuard(ckpt_dir),
             HistoryRecorder(state, score_samples, num_classes),
-            Checkpointer(state, ckpt_dir, keep_checkpoints),
+            Checkpointer(state, checkpoints),
         ]
         if max_minutes is not None:  # after HistoryRecorder (it reads the epoch's seconds) and the Checkpointer
             builtin.append(TimeBudget(state, max_minutes))
@@ -291,12 +303,18 @@ def _epoch_indexed(gan, dataset, first_epoch: int):
     return order.epochs(first_epoch, steps), {"steps_per_epoch": steps}
 
 
+_CHECKPOINT_TEMPORARY = re.compile(r"^(ckpt-\d+_temp|checkpoint\.tmp[0-9a-f]{32})$")
+
+
 def _forget_unfinished_epochs(out: Path, epoch: int) -> None:
     """Remove what an interrupted run left beyond its last checkpoint (``epoch`` epochs).
 
     Frames of later epochs belong to epochs that are about to be trained again;
-    temporary files of a writer that was killed mid-save are never renamed into place.
-    Checkpoints are never touched here.
+    temporary files of a writer that was killed mid-save are never renamed into place:
+    ``atomic_path``'s ``.tmp-<pid>-*`` files, and TensorFlow's ``ckpt-N_temp/`` shard
+    folders and ``checkpoint.tmp<hex>`` index files. Checkpoints themselves are never
+    touched here (one whose save was cut off before the index listed it is simply
+    written again). Two runs must not share an output folder at the same time.
     """
     for frame in (out / "frames").glob("epoch_*.png"):
         number = frame.stem.removeprefix("epoch_")
@@ -304,6 +322,10 @@ def _forget_unfinished_epochs(out: Path, epoch: int) -> None:
             frame.unlink()
     for folder in (out, out / "checkpoints", out / "frames"):
         remove_stale_temporaries(folder)
+    if (out / "checkpoints").is_dir():
+        for path in (out / "checkpoints").iterdir():
+            if _CHECKPOINT_TEMPORARY.match(path.name):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _grid_columns(state) -> int:
