@@ -7,9 +7,14 @@ batch 256, Adam(1e-4) for both, on MNIST.
 
 - ``plain``: a ``@tf.function`` step with two GradientTapes, called once per
   batch from a Python loop over ``from_tensor_slices(x).shuffle(60000).batch(256)``,
-  as the tutorial writes it.
-  ``plain-bf16`` is the same loop under the ``mixed_bfloat16`` policy, to show
-  what mixed precision alone buys.
+  as the tutorial writes it. It updates D and G *simultaneously*: both losses
+  come from one pass of D over the generated batch.
+  ``plain-alt``: the same loop with the *alternating* update of Goodfellow et
+  al.'s Algorithm 1, as ``gan_utils.GAN`` runs it: D is updated first, then G's
+  loss is taken through the updated D, which costs one more pass of D over the
+  generated batch (the generated batch itself is shared, as in ``GAN``).
+  ``plain-bf16`` / ``plain-alt-bf16``: the same loops under the ``mixed_bfloat16``
+  policy, to show what mixed precision alone buys.
 - ``gu``: ``gan_utils.GAN`` + ``make_dataset`` + ``fit`` (what ``gan_utils.train``
   runs), with the options named in the variant: ``spe8`` (8 steps per compiled
   call), ``xla`` (jit_compile), ``bf16`` / ``f16`` (mixed precision).
@@ -17,8 +22,8 @@ batch 256, Adam(1e-4) for both, on MNIST.
 Every measurement runs in its own process (mixed precision is a global policy),
 the variants take turns within each repeat, and the medians are printed.
 
-    .venv/bin/python benchmarks/dcgan_speed.py                    # plain vs the default path
-    .venv/bin/python benchmarks/dcgan_speed.py --variants plain,gu,gu-xla,gu-bf16,plain-bf16 --repeats 3
+    .venv/bin/python benchmarks/dcgan_speed.py                    # both plain loops vs the default path
+    .venv/bin/python benchmarks/dcgan_speed.py --variants plain,plain-alt,gu,plain-bf16,plain-alt-bf16,gu-bf16
 """
 
 from __future__ import annotations
@@ -81,7 +86,7 @@ def measure(variant: str, warmup: int, steps: int) -> float:
         g_opt, d_opt = keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4)
 
         @tf.function
-        def train_step(real):
+        def simultaneous_step(real):  # the tutorial: both losses from one pass of D
             noise = tf.random.normal([BATCH, LATENT])
             with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
                 fake = g(noise, training=True)
@@ -92,6 +97,23 @@ def measure(variant: str, warmup: int, steps: int) -> float:
             g_opt.apply_gradients(zip(g_tape.gradient(g_loss, g.trainable_variables), g.trainable_variables))
             d_opt.apply_gradients(zip(d_tape.gradient(d_loss, d.trainable_variables), d.trainable_variables))
             return g_loss, d_loss
+
+        @tf.function
+        def alternating_step(real):  # Algorithm 1 as gan_utils.GAN runs it: D first, then G through the updated D
+            noise = tf.random.normal([BATCH, LATENT])
+            with tf.GradientTape() as g_tape:
+                fake = g(noise, training=True)
+                with g_tape.stop_recording(), tf.GradientTape() as d_tape:
+                    real_out = d(real, training=True)
+                    fake_out = d(tf.stop_gradient(fake), training=True)
+                    d_loss = bce(tf.ones_like(real_out), real_out) + bce(tf.zeros_like(fake_out), fake_out)
+                d_opt.apply_gradients(zip(d_tape.gradient(d_loss, d.trainable_variables), d.trainable_variables))
+                fake_out = d(fake, training=True)
+                g_loss = bce(tf.ones_like(fake_out), fake_out)
+            g_opt.apply_gradients(zip(g_tape.gradient(g_loss, g.trainable_variables), g.trainable_variables))
+            return g_loss, d_loss
+
+        train_step = alternating_step if "alt" in opts else simultaneous_step
 
         # One iterator for warm-up and timing: the shuffle buffer is filled once per
         # epoch of 234 steps, as in the tutorial, and not once per measurement.
@@ -142,7 +164,7 @@ def _step_clock(keras, warmup: int):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variants", default="plain,gu")
+    parser.add_argument("--variants", default="plain,plain-alt,gu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=8, help="untimed steps first (tracing, compiling)")

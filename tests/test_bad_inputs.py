@@ -581,7 +581,3 @@ def test_bad_input(name, tmp_path, monkeypatch):
         assert after[path] == content, f"{path} was changed"
     for path in spec.absent:
         assert not Path(path).exists(), f"{path} was created"
-
-
-def test_the_matrix_has_at_least_twenty_cases():
-    assert len(CASES) >= 20

@@ -50,7 +50,8 @@ class GAN(keras.Model):
     (mean D(x) and D(G(z)) as probabilities).
     """
 
-    metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
+    metric_names = ("d_loss", "g_loss", "d_real", "d_fake")  # subclasses list their own
+    generator_losses = ("non_saturating", "minimax")  # the names ``generator_loss`` accepts
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, generator_loss: str = "non_saturating",
                  label_smoothing: float = 0.0, d_steps: int = 1, ema_decay: float | None = None,
@@ -71,8 +72,6 @@ class GAN(keras.Model):
         self.trackers = {}
         self.add_metrics(*self.metric_names, *(("d_grad_norm", "g_grad_norm") if track_grad_norms else ()))
         self.built = True  # both networks are built: Keras need not trace call() on a batch
-
-    generator_losses = ("non_saturating", "minimax")
 
     # ------------------------------------------------------------------ the step
     def train_step(self, data):
