@@ -93,7 +93,8 @@ def _build_dcgan(recipe: Recipe, image_shape):
     return (
         models.build_dcgan_generator(recipe.latent_dim, image_shape, width=kw.get("g_width", 64),
                                      kernel_size=kw.get("kernel_size", 4), extra_convs=kw.get("g_extra_convs", 0),
-                                     categorical_code=recipe.gan_kwargs.get("categorical", 0)),
+                                     categorical_code=recipe.gan_kwargs.get("categorical", 0),
+                                     continuous_codes=recipe.gan_kwargs.get("continuous", 0)),
         models.build_dcgan_discriminator(image_shape, width=kw.get("d_width", 64),
                                          kernel_size=kw.get("kernel_size", 4), norm=kw.get("d_norm", "batch"),
                                          dropout=kw.get("d_dropout", 0.0), extra_convs=kw.get("d_extra_convs", 0),
@@ -121,7 +122,8 @@ def _build_wgan(recipe: Recipe, image_shape):
     return (
         models.build_dcgan_generator(recipe.latent_dim, image_shape, width=kw.get("g_width", 64), kernel_size=kernel,
                                      extra_convs=kw.get("g_extra_convs", 0),
-                                     categorical_code=recipe.gan_kwargs.get("categorical", 0)),
+                                     categorical_code=recipe.gan_kwargs.get("categorical", 0),
+                                     continuous_codes=recipe.gan_kwargs.get("continuous", 0)),
         # A critic: no BatchNorm (it would couple the samples the gradient penalty treats one by one).
         models.build_dcgan_discriminator(image_shape, width=kw.get("d_width", 64), kernel_size=kernel,
                                          norm=kw.get("d_norm", "layer"), extra_convs=kw.get("d_extra_convs", 0),

@@ -185,15 +185,15 @@ def test_information_loss_is_ce_plus_weighted_gaussian_nll_by_hand(continuous_we
     gan = _tiny_info_gan(continuous_weight)
     z = gan.sample_latent(16).numpy()
     fake = gan.generate(z).numpy()
-    # Q by hand: the features tanh(x W1 + b1), then one Dense to k + 2m = 7 outputs.
+    # Q by hand: the features tanh(x W1 + b1), then one Dense to k + m = 5 outputs (logits, then the means).
     w1, b1 = gan.discriminator.get_layer("features").get_weights()
     features = np.tanh(fake.reshape(16, -1) @ w1 + b1)
     out = features @ gan.q_head.kernel.numpy() + gan.q_head.bias.numpy()
-    logits, mean, log_std = out[:, :3], out[:, 3:5], out[:, 5:7]
+    logits, mean = out[:, :3], out[:, 3:5]
     codes = np.argmax(z[:, :3], axis=1)
     u = erf(z[:, 3:5] / np.sqrt(2.0))
     ce = -_log_softmax(logits)[np.arange(16), codes].mean()
-    nll = (log_std + 0.5 * ((u - mean) / np.exp(log_std)) ** 2 + 0.5 * np.log(2 * np.pi)).sum(axis=1).mean()
+    nll = (0.5 * (u - mean) ** 2 + 0.5 * np.log(2 * np.pi)).sum(axis=1).mean()  # -log N(u; mean, 1)
     assert nll > 0.1  # the continuous term is not negligible: the weight shows
     got = float(gan.information_loss(tf.constant(fake), tf.constant(z)))
     assert got == pytest.approx(ce + continuous_weight * nll, rel=1e-5)
@@ -208,10 +208,10 @@ def test_q_shares_d_and_is_one_dense_on_its_last_features():
     features = losses.feature_extractor(gan.discriminator)(x).numpy()
     expected = features @ gan.q_head.kernel.numpy() + gan.q_head.bias.numpy()
     np.testing.assert_allclose(q_out.numpy(), expected, rtol=1e-4, atol=1e-5)
-    logits, mean, log_std = gan.q(x)
-    assert logits.shape == (16, 3) and mean.shape == log_std.shape == (16, 2)
-    assert logits.dtype == mean.dtype == log_std.dtype == tf.float32
-    np.testing.assert_allclose(np.concatenate([logits, mean, log_std], axis=1), q_out.numpy(), rtol=1e-6)
+    logits, mean = gan.q(x)
+    assert logits.shape == (16, 3) and mean.shape == (16, 2)
+    assert logits.dtype == mean.dtype == tf.float32
+    np.testing.assert_allclose(np.concatenate([logits, mean], axis=1), q_out.numpy(), rtol=1e-6)
     # Q's weights are not D's: the head is the only new layer.
     assert {id(v) for v in gan.d_and_q.trainable_variables} == (
         {id(v) for v in gan.discriminator.trainable_variables} | {id(v) for v in gan.q_head.trainable_variables})

@@ -1,1 +1,2 @@
-"""gans"""
+"""The GAN classes: ``GAN`` (the core and its train step), its variants as subclasses (``WGANGP``,
+``InfoGAN``, ``InfoWGANGP``, ``InstanceNoiseGAN``, ``FeatureMatchingGAN``), and the losses they use."""

@@ -30,6 +30,11 @@ def check_pair(generator: keras.Model, discriminator: keras.Model) -> tuple[int,
     if g_out != image_shape:
         raise ValueError(f"generator output shape {g_out} does not match discriminator input shape {image_shape}; "
                          "build both for the same image shape")
+    d_out = tuple(discriminator.outputs[0].shape[1:])
+    if d_out not in ((), (1,)):
+        raise ValueError(f"the discriminator must give one logit per image, [B, 1] or [B]; it gives {d_out} per "
+                         "image. End it with Dense(1) (flatten first), or subclass GAN and override discriminate() "
+                         "for another kind of output")
     return int(g_in[0][-1]), image_shape, len(g_in) == 2
 
 

@@ -41,13 +41,15 @@ class GAN(keras.Model):
             weights in ``ema_generator`` (Yazici et al., 2019); sampling, the per-epoch
             grids and the saved generator use it.
         seed: seed of the model's random numbers (``keras.random.SeedGenerator``;
-            its state is saved in checkpoints, so a resumed run continues the stream).
+            its state is saved in checkpoints, so a resumed run continues the stream);
+            None draws one from Keras' global seed (``gu.set_seed``).
         track_grad_norms: also record ``d_grad_norm`` and ``g_grad_norm``, the global
             L2 norms of each network's gradients (a diagnostic; off by default, it
             costs time every step).
 
-    Metrics (means over an epoch): ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake``
-    (mean D(x) and D(G(z)) as probabilities).
+    Metrics (means over an epoch): ``d_loss`` and ``g_loss`` (what each update minimised:
+    the loss hooks' values), ``d_real`` and ``d_fake`` (mean D(x) and D(G(z)) as probabilities).
+    A subclass reports more with ``add_metrics`` in ``__init__`` and ``track`` in its hooks.
     """
 
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake")  # subclasses list their own
@@ -97,10 +99,12 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             d_loss = self.discriminator_loss(real, fake, labels, z)
         self.apply_gradients(self.d_optimizer, tape, d_loss, self.discriminator_variables, "d_grad_norm")
+        self.track(d_loss=d_loss)
 
     def generator_update(self, tape, g_loss) -> None:
         """One optimiser step of G on ``g_loss`` recorded on ``tape``, then the moving average of G."""
         self.apply_gradients(self.g_optimizer, tape, g_loss, self.generator.trainable_variables, "g_grad_norm")
+        self.track(g_loss=g_loss)
         if self.ema_generator is not None:
             self.update_ema()
 
@@ -109,16 +113,12 @@ class GAN(keras.Model):
         """-[log D(x) + log(1 - D(G(z)))], averaged over the batch: a float32 scalar."""
         real_logits = self.discriminate(real, labels, training=True)
         fake_logits = self.discriminate(fake, labels, training=True)
-        loss = losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
-        self.track(d_loss=loss, d_real=tf.reduce_mean(tf.sigmoid(real_logits)),
-                   d_fake=tf.reduce_mean(tf.sigmoid(fake_logits)))
-        return loss
+        self.track(d_real=tf.reduce_mean(tf.sigmoid(real_logits)), d_fake=tf.reduce_mean(tf.sigmoid(fake_logits)))
+        return losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
 
     def generator_loss(self, real, fake, labels=None, z=None) -> tf.Tensor:
         """The generator loss chosen at construction, on D's logits for G(z): a float32 scalar."""
-        loss = self.generator_loss_fn(self.discriminate(fake, labels, training=True))
-        self.track(g_loss=loss)
-        return loss
+        return self.generator_loss_fn(self.discriminate(fake, labels, training=True))
 
     # ------------------------------------------------------ the two networks
     def sample_latent(self, batch_size) -> tf.Tensor:
@@ -127,7 +127,7 @@ class GAN(keras.Model):
 
     def generate(self, z, labels=None, training: bool = False, model: keras.Model | None = None) -> tf.Tensor:
         """G(z), or G(z, y) when conditional: float32 [B, H, W, C] (``model`` defaults to the live generator)."""
-        model = model or self.generator
+        model = self.generator if model is None else model
         if not hasattr(z, "shape"):
             z = np.asarray(z, np.float32)
         if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:
@@ -167,6 +167,10 @@ class GAN(keras.Model):
         ``steps_per_execution`` runs several train steps per compiled call;
         ``jit_compile`` compiles the step with XLA.
         """
+        unused = sorted(set(kwargs) & {"optimizer", "loss", "metrics", "loss_weights", "weighted_metrics"})
+        if unused:
+            raise ValueError(f"GAN.compile does not take {unused}: pass d_optimizer=... and g_optimizer=...; the "
+                             "losses are the loss hooks, and a subclass adds metrics with self.add_metrics(...)")
         super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution, **kwargs)
         d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
@@ -213,7 +217,8 @@ class GAN(keras.Model):
         seed = tf.cast(self.seed_generator.next(), tf.int64)
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
-            seed += tf.cast(tf.stack([0, context.replica_id_in_sync_group]), tf.int64)
+            # Mix the replica id in (adding it would give replica r at step t the seed of replica 0 at step t + r).
+            seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
         return seed
 
     def add_metrics(self, *names: str) -> None:

@@ -55,14 +55,22 @@ class InfoGAN(GAN):
         labelled_batch: labelled images per D update.
         **kwargs: ``GAN``'s other arguments (or ``WGANGP``'s, in ``InfoWGANGP``).
 
-    Metrics: the base class's, ``info_loss`` (L_I of the G updates) and, with
-    ``labelled``, ``labelled_loss``.
+    Q predicts the categorical code's logits and, for each continuous code, the mean of
+    a unit-variance Gaussian Q(u | x) = N(mean, 1), so the continuous term is
+    (u - mean)^2 / 2 plus a constant.
+
+    Metrics: the base class's (``d_loss`` and ``g_loss`` include lambda * L_I),
+    ``info_loss`` (L_I of the G updates) and, with ``labelled``, ``labelled_loss``.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, categorical: int = 10,
                  continuous: int = 0, info_weight: float = 1.0, continuous_weight: float = 1.0, labelled=None,
                  labelled_batch: int = 16, **kwargs):
         found = [(layer.num_codes, layer.continuous) for layer in code_layers(generator)]
+        if found and any(getattr(layer, "input", None) is not generator.inputs[0] for layer in code_layers(generator)
+                         if layer in generator.layers):
+            raise ValueError("the generator's CategoricalCode layer must read z itself: apply it directly to the "
+                             "z input (keras.Input), so that the codes Q learns to recover are the ones G gets")
         if found != [(categorical, continuous)]:
             raise ValueError(
                 f"InfoGAN(categorical={categorical}, continuous={continuous}) needs a generator that reads those codes "
@@ -78,7 +86,7 @@ class InfoGAN(GAN):
         images, labels, self.labelled_batch = check_labelled(labelled, labelled_batch, categorical, self.image_shape)
         # Constants of the compiled step, not state: a resumed run passes the same images again.
         self.labelled = None if images is None else (tf.constant(images), tf.constant(labels))
-        self.q_head, self.d_and_q = with_code_head(discriminator, categorical + 2 * continuous)
+        self.q_head, self.d_and_q = with_code_head(discriminator, categorical + continuous)
         self.add_metrics("info_loss", *(("labelled_loss",) if self.labelled is not None else ()))
 
     @property
@@ -86,19 +94,18 @@ class InfoGAN(GAN):
         return [*self.discriminator.trainable_variables, *self.q_head.trainable_variables]
 
     def q(self, images, training: bool = False):
-        """Q's guess: (categorical logits float32 [B, k], means [B, m], log stds [B, m])."""
+        """Q's guess: (categorical logits float32 [B, k], means of the continuous codes float32 [B, m])."""
         _, out = self.d_and_q(images, training=training)
         out = tf.cast(out, tf.float32)
-        k, m = self.categorical, self.continuous
-        return out[:, :k], out[:, k:k + m], out[:, k + m:]
+        return out[:, :self.categorical], out[:, self.categorical:]
 
     def information_loss(self, fake, z) -> tf.Tensor:
         """L_I: Q's cross-entropy on the categorical code plus the Gaussian term of the continuous codes."""
-        logits, mean, log_std = self.q(fake, training=True)
+        logits, mean = self.q(fake, training=True)
         loss = losses.info_loss(logits, latent_codes(z, self.categorical))
-        if self.continuous:
+        if self.continuous:  # Q(u | x) = N(mean, 1): a fixed unit variance keeps the term bounded below
             codes = continuous_codes(z, self.categorical, self.continuous)
-            loss += self.continuous_weight * losses.gaussian_code_loss(codes, mean, log_std)
+            loss += self.continuous_weight * losses.gaussian_code_loss(codes, mean, tf.zeros_like(mean))
         return loss
 
     def labelled_loss(self) -> tf.Tensor:
@@ -106,7 +113,7 @@ class InfoGAN(GAN):
         images, codes = self.labelled
         pick = tf.random.stateless_uniform([self.labelled_batch], seed=self.next_seed(), minval=0,
                                            maxval=tf.shape(codes)[0], dtype=tf.int32)
-        logits, _, _ = self.q(tf.gather(images, pick), training=True)
+        logits, _ = self.q(tf.gather(images, pick), training=True)
         loss = losses.info_loss(logits, tf.gather(codes, pick))
         self.track(labelled_loss=loss)
         return loss

@@ -123,7 +123,7 @@ def get_generator_loss(name: str, allowed=tuple(GENERATOR_LOSSES)):
 
 def check_label_smoothing(label_smoothing) -> float:
     """Validate one-sided label smoothing: a number in [0, 1)."""
-    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) or not (
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) or not (
             0.0 <= float(label_smoothing) < 1.0):
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}; 0.1 is the usual choice")
     return float(label_smoothing)

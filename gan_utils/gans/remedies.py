@@ -76,6 +76,9 @@ class FeatureMatchingGAN(GAN):
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, feature_layer: str | None = None,
                  **kwargs):
+        if "generator_loss" in kwargs:
+            raise ValueError("FeatureMatchingGAN's generator loss is feature matching: drop generator_loss, or use "
+                             "gan_utils.GAN for the logit losses")
         super().__init__(generator, discriminator, **kwargs)
         self.feature_extractor = losses.feature_extractor(discriminator, feature_layer)
 
@@ -86,6 +89,4 @@ class FeatureMatchingGAN(GAN):
 
     def generator_loss(self, real, fake, labels=None, z=None) -> tf.Tensor:
         real_features = tf.stop_gradient(self.discriminator_features(real, labels, training=True))
-        loss = losses.feature_matching_loss(real_features, self.discriminator_features(fake, labels, training=True))
-        self.track(g_loss=loss)
-        return loss
+        return losses.feature_matching_loss(real_features, self.discriminator_features(fake, labels, training=True))

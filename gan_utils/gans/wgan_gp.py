@@ -20,7 +20,6 @@ import tensorflow as tf
 
 from ..sampling import find_batch_norms
 from . import losses
-from .checks import check_pair
 from .gan import GAN
 
 
@@ -68,7 +67,6 @@ class WGANGP(GAN):
             raise ValueError(f"WGANGP trains G with the 'wasserstein' loss, got {kwargs['generator_loss']!r}: a "
                              "critic's scores are not logits, so the minimax and non-saturating losses do not "
                              "apply; use gan_utils.GAN for those")
-        check_pair(generator, critic)
         found = batch_norm_layers(critic)
         if found:
             raise ValueError(
@@ -112,7 +110,7 @@ class WGANGP(GAN):
         penalty, norms = losses.gradient_penalty(self.critic, real, fake, labels, weight=self.gp_weight,
                                                  seed=self.next_seed(), return_norms=True)
         loss = losses.critic_loss_wasserstein(real_scores, fake_scores) + penalty
-        self.track(d_loss=loss, w_distance=tf.reduce_mean(real_scores) - tf.reduce_mean(fake_scores), gp=penalty,
+        self.track(w_distance=tf.reduce_mean(real_scores) - tf.reduce_mean(fake_scores), gp=penalty,
                    grad_norm=tf.reduce_mean(norms))
         return loss
 

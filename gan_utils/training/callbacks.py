@@ -1,4 +1,5 @@
-"""Keras callbacks used by ``gan_utils.train``: history, sample grids, checkpoints, NaN guard.
+"""Keras callbacks used by ``gan_utils.train``: history, sample grids, checkpoints, NaN guard, time budget,
+and ``RecalibrateBatchNorm`` (standing BatchNorm statistics for the EMA generator).
 
 They share one ``RunState`` so that a checkpoint carries the history and the
 fixed noise, and a resumed run continues both.
@@ -58,9 +59,9 @@ class HistoryRecorder(keras.callbacks.Callback):
     """Appends each epoch's metrics (and its duration in ``seconds``) to ``state.history``.
 
     With ``score_samples`` > 0 it also records ``score``: the classifier score
-    (``metrics.classifier_score``) of that many samples of the sampling
+    (``evaluation.classifier.classifier_score``) of that many samples of the sampling
     generator, drawn from a fixed seed, and for a conditional generator
-    ``label_acc`` (``metrics.label_accuracy``, balanced labels). Scoring is not
+    ``label_acc`` (``evaluation.classifier.label_accuracy``, balanced labels). Scoring is not
     counted in ``seconds``.
     """
 
