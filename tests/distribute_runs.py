@@ -75,6 +75,11 @@ if mode == "models":
         assert all(np.isfinite(v).all() for v in result.history.values()), (kind, result.history)
         assert int(gan.g_optimizer.iterations.numpy()) == 64 // batch, kind
         print(kind, {k: round(v[0], 3) for k, v in result.history.items()})
+    # The recipes build and compile under the strategy's scope they are given.
+    for name in ("gan", "cgan"):
+        gan = gu.build_gan(gu.get_recipe(name), strategy=strategy)
+        assert gan.distribute_strategy is strategy, name
+        assert all(layer.synchronized for layer in find_batch_norms(gan.generator)), name
     # steps_per_execution > 1 is refused before any work.
     gan = tiny("gan")
     gan.compile(steps_per_execution=2)
