@@ -167,8 +167,17 @@ def train(
     used); a checkpoint of another model raises ``CheckpointError`` before any
     weight changes.
 
+    Several devices or machines: build and compile the GAN under a ``tf.distribute``
+    strategy's scope (``gan_utils.distribute.make_strategy``); ``train`` reads it off the
+    model. Each dataset batch is then the global batch, split over the replicas. Only the
+    chief writes into ``out_dir``; other workers resume from its checkpoints and write to a
+    temporary folder that is deleted at the end. ``steps_per_execution > 1`` is refused
+    under several replicas. On one device, with a ``make_dataset`` dataset, every epoch is a
+    whole number of ``steps_per_execution`` calls: up to ``steps_per_execution - 1`` batches
+    of each pass are left out (see ``_epoch_indexed``).
+
     Args:
-        gan: a compiled ``gan_utils.GAN`` (or subclass).
+        gan: a compiled ``gan_utils.GAN`` (or subclass), built under the strategy's scope if any.
         dataset: ``tf.data.Dataset`` of float32 [B, H, W, C] in [-1, 1]
             batches, or ``(images, labels)`` for conditional GANs.
         out_dir: run folder (created).
