@@ -95,3 +95,28 @@ def check_steps_per_execution(gan) -> None:
             "gan_utils.train makes every epoch a whole number of compiled calls, which drops batches, and this "
             "combination is not tested here. Compile with steps_per_execution=1 (each step already runs on "
             "every replica at once)")
+
+
+def check_workers_agree(strategy, epoch: int, folder) -> None:
+    """Across several machines, a clear error unless every worker resumed from the same epoch.
+
+    Workers that disagree would wait for each other forever; they disagree when the
+    non-chief workers cannot see the chief's checkpoints (an output folder that is not on
+    shared storage). Every worker raises the same error.
+    """
+    import tensorflow as tf
+
+    from .gans.gan import _multi_worker
+
+    if not _multi_worker(strategy):
+        return
+    value = float(epoch)
+    per_replica = strategy.experimental_distribute_values_from_function(
+        lambda context: tf.constant([1.0, value, value * value]))
+    count, total, squares = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None).numpy()
+    if squares * count != total * total:  # all equal exactly when the variance is 0
+        raise RuntimeError(
+            f"the workers resumed from different epochs (this one from epoch {epoch}, the mean over the workers "
+            f"is {total / count:g}): each worker reads the chief's checkpoints in {folder}, which some workers "
+            "cannot see. Put the output folder on storage every machine sees (e.g. NFS), or start the run over "
+            "in a new folder on all workers")

@@ -140,8 +140,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _workers(tmp_path, out, epochs: int, timeout: float = 90.0) -> list[str]:
-    """Run the two workers of a local cluster (loopback ports only) to the end; their outputs."""
+def _workers(tmp_path, out, epochs: int, timeout: float = 90.0, other_out=None) -> list[str]:
+    """Run the two workers of a local cluster (loopback ports only) to the end; their outputs.
+
+    Both write to ``out`` (a folder every worker sees), or worker 1 to ``other_out``.
+    """
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
     procs, logs = [], []
     for i in range(2):
@@ -150,7 +153,8 @@ def _workers(tmp_path, out, epochs: int, timeout: float = 90.0) -> list[str]:
         env = _env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}), TMPDIR=str(tmp))
         logs.append(tmp_path / f"worker{i}-{epochs}.log")
         with open(logs[-1], "w") as log:
-            procs.append(subprocess.Popen([sys.executable, str(RUNS), "multiworker", str(out), str(epochs),
+            folder = other_out if i == 1 and other_out is not None else out
+            procs.append(subprocess.Popen([sys.executable, str(RUNS), "multiworker", str(folder), str(epochs),
                                            str(tmp_path / f"weights{i}.npz")], env=env, stdout=log,
                                           stderr=subprocess.STDOUT))
     try:
@@ -185,6 +189,12 @@ def test_two_local_workers_train_alike_only_the_chief_writes_and_a_restart_resum
     assert len(json.loads((out / "history.json").read_text())["g_loss"]) == 2
     check(_workers(tmp_path, out, 3), 2, 3)  # a restart of both workers resumes from the chief's checkpoint
     assert len(json.loads((out / "history.json").read_text())["g_loss"]) == 3
+    # A worker that cannot see the chief's checkpoints would start over and wait for the others forever:
+    # every worker stops with an error that says so instead.
+    for output in _workers(tmp_path, out, 4, other_out=tmp_path / "elsewhere"):
+        assert "the workers resumed from different epochs" in output and "storage every machine sees" in output, \
+            output[-3000:]
+    assert [p.name for p in list_checkpoints(out / "checkpoints")] == ["ckpt-1", "ckpt-2", "ckpt-3"]
 
 
 # ------------------------------------------------------------------------------- in-process checks

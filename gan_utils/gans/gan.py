@@ -235,7 +235,7 @@ class GAN(keras.Model):
         Across several machines each value is a vector [1]: Keras averages a multi-worker
         step's outputs with ``strategy.reduce("MEAN", v, axis=0)``, which needs an axis to
         reduce (on scalars it fails with "Invalid reduction dimension 0 for input with 0
-        dimensions"); the logs are scalars again after that reduction.
+        dimensions", tensorflow/tensorflow issue 72388); the logs are scalars again after that reduction.
         """
         results = {name: m.result() for name, m in self.trackers.items()}
         if _multi_worker(tf.distribute.get_strategy()):

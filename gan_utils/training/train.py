@@ -29,7 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..distribute import check_steps_per_execution, is_chief
+from ..distribute import check_steps_per_execution, check_workers_agree, is_chief
 from ..io import atomic_path, remove_stale_temporaries, write_json
 from ..plotting import make_gif, plot_history
 from ..sampling import check_generator, num_classes_of
@@ -249,6 +249,7 @@ def _train_into(gan, dataset, out: Path, folder: Path, epochs, callbacks, verbos
     else:
         state = RunState(*fixed_inputs(gan, grid_size, num_classes=num_classes))
     resumed_from = state.epoch
+    check_workers_agree(gan.distribute_strategy, state.epoch, out / "checkpoints")
     _forget_unfinished_epochs(folder, state.epoch)
     if state.epoch < epochs and not over_time_budget(state.history.get("seconds", []), max_minutes):
         builtin = [
