@@ -70,7 +70,8 @@ if mode == "models":
         assert norms and all(layer.synchronized for layer in norms), kind  # synchronised statistics
         batch = 32 if kind == "info-wgan-gp" else 16  # fresh_real_batches: d_steps slices per replica
         data = gu.make_dataset(x, y if kind == "cgan" else None, batch_size=batch, seed=0)
-        result = gu.train(gan, data, os.path.join(out, kind), epochs=1, verbose=0, grid_size=6)
+        callbacks = [gu.RecalibrateBatchNorm(64)] if gan.ema_generator is not None else []
+        result = gu.train(gan, data, os.path.join(out, kind), epochs=1, verbose=0, grid_size=6, callbacks=callbacks)
         assert result.epochs == 1 and result.generator_path.is_file(), kind
         assert all(np.isfinite(v).all() for v in result.history.values()), (kind, result.history)
         assert int(gan.g_optimizer.iterations.numpy()) == 64 // batch, kind

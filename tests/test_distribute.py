@@ -98,9 +98,10 @@ def _run(*args, timeout=240):
 
 
 def test_every_model_class_trains_an_epoch_through_train_on_two_replicas(tmp_path):
-    """GAN (unconditional with EMA, conditional), WGANGP, InfoGAN (labelled), InfoWGANGP (fresh real
-    batches): one epoch each through gu.train under MirroredStrategy, with synchronised BatchNorm in
-    G; steps_per_execution > 1 is refused before any file is written."""
+    """GAN (unconditional and conditional, with EMA and RecalibrateBatchNorm), WGANGP, InfoGAN (labelled),
+    InfoWGANGP (fresh real batches): one epoch each through gu.train under MirroredStrategy, with
+    synchronised BatchNorm in G; the recipes build under the strategy given; steps_per_execution > 1
+    is refused before any file is written."""
     output = _run("models", tmp_path)
     assert "MODELS-OK" in output, output
 
@@ -233,3 +234,19 @@ def test_cli_multiworker_without_tf_config_says_what_to_set(tmp_path, monkeypatc
     assert main(["train", "gan", "--out", str(tmp_path / "run"), "--quick", "--strategy", "multiworker"]) == 2
     assert "TF_CONFIG" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_chief_is_the_chief_task_else_worker_0():
+    from types import SimpleNamespace
+
+    from gan_utils.distribute import is_chief
+
+    def strategy(cluster, task_type, task_id):
+        spec = SimpleNamespace(as_dict=lambda: cluster)
+        resolver = SimpleNamespace(task_type=task_type, task_id=task_id, cluster_spec=lambda: spec)
+        return SimpleNamespace(cluster_resolver=resolver)
+
+    workers = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    assert is_chief(strategy(workers, "worker", 0)) and not is_chief(strategy(workers, "worker", 1))
+    with_chief = {"chief": ["127.0.0.1:0"], **workers}
+    assert is_chief(strategy(with_chief, "chief", 0)) and not is_chief(strategy(with_chief, "worker", 0))
