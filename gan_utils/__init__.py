@@ -34,6 +34,7 @@ _LAZY = {
     "training.train": ["TrainResult", "load_generator", "save_generator", "train"],
     "training.callbacks": ["RecalibrateBatchNorm", "RunState", "TrainingDivergedError"],
     "training.checkpoints": ["CheckpointError"],
+    "distribute": ["make_strategy"],
     "recipes": ["RECIPES", "build_gan", "get_recipe", "train_recipe"],
     "sampling": ["balanced_labels", "class_grid_images", "generate_images", "recalibrate_batch_norm", "truncated_normal",
                  "write_samples"],
@@ -53,7 +54,7 @@ _LAZY = {
 _SUBMODULES = {"config": "config", "io": "io", "data": "data", "models": "models", "gans": "gans",
                "training": "training", "evaluation": "evaluation", "losses": "gans.losses", "layers": "models.layers",
                "sampling": "sampling", "plotting": "plotting", "recipes": "recipes", "toy": "toy",
-               "interpolation": "interpolation"}
+               "interpolation": "interpolation", "distribute": "distribute"}
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = ["artifacts_dir", "device_report", "is_quick", "pick", "project_root", "set_seed",

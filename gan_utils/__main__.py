@@ -16,6 +16,7 @@ import sys
 import zipfile
 
 from .config import PRECISIONS
+from .distribute import STRATEGIES
 
 
 def _positive_int(text: str) -> int:
@@ -59,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=_positive_minutes, default=None,
                    help="budget of training time: stop after the epoch when the next would go past it "
                         "(a slower machine trains fewer epochs; run again with a larger budget to go on)")
+
+    t.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                   help="where to train: one device, every GPU of this machine (mirrored), several machines "
+                        "(multiworker, reads TF_CONFIG); auto (default): mirrored when more than one GPU is "
+                        "visible, else one device. --batch-size is per replica")
 
     s = sub.add_parser("sample", help="write N samples of a trained run to an .npz file")
     s.add_argument("run", help="run folder or generator.keras file")
@@ -158,6 +164,7 @@ def _run(args) -> int:
             args.model, args.out, epochs=args.epochs, batch_size=args.batch_size,
             dataset=args.dataset, quick=args.quick or None, seed=args.seed, verbose=verbose,
             precision=args.precision, jit_compile=args.xla, max_minutes=args.max_minutes,
+            strategy=args.strategy,
         )
         seconds = sum(result.history.get("seconds", []))
         budget = (f", stopped by --max-minutes {args.max_minutes:g} (run again with more to go on)"

@@ -169,12 +169,23 @@ def get_recipe(name: str) -> Recipe:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(RECIPES)}") from None
 
 
-def build_gan(recipe: Recipe, image_shape=(28, 28, 1), seed: int = 0, labelled=None, **compile_kwargs) -> GAN:
+def build_gan(recipe: Recipe, image_shape=(28, 28, 1), seed: int = 0, labelled=None, strategy=None,
+              **compile_kwargs) -> GAN:
     """Build and compile the GAN a recipe describes.
 
     ``labelled``: the training set ``(x_train, y_train)``, needed by a recipe with
     ``labelled_per_class``, which draws its labelled images from it with ``seed``.
+    ``strategy``: a ``tf.distribute.Strategy`` to build and compile under (its scope);
+    None: the current one (one device, unless called inside a ``strategy.scope()``).
     """
+    import tensorflow as tf
+
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        return _build_gan(recipe, image_shape, seed, labelled, **compile_kwargs)
+
+
+def _build_gan(recipe: Recipe, image_shape, seed: int, labelled, **compile_kwargs) -> GAN:
     gan_kwargs = dict(recipe.gan_kwargs)
     if recipe.labelled_per_class:
         if labelled is None:
@@ -208,20 +219,27 @@ def train_recipe(
     precision: str | None = None,
     jit_compile: bool | None = None,
     max_minutes: float | None = None,
+    strategy="one",
 ):
     """Train a named recipe on MNIST (or Fashion-MNIST) into ``out_dir``; resumes if possible.
 
     ``epochs``, ``batch_size``, ``precision`` and ``jit_compile`` override the
     recipe's values when given. ``max_minutes`` is ``train``'s budget of training
     time: on a slow machine fewer epochs than asked for (None: no budget).
+    ``strategy``: "one", "mirrored", "multiworker", "auto" (``distribute.make_strategy``)
+    or a ``tf.distribute.Strategy``. ``batch_size`` is per replica: each dataset batch
+    holds ``batch_size`` times the number of replicas (the global batch).
 
     Returns the ``TrainResult`` of ``gan_utils.train``.
     """
     from .data import load_dataset, make_dataset
+    from .distribute import make_strategy
     from .training.callbacks import RecalibrateBatchNorm
     from .training.train import prepare_out_dir, train
 
     quick = is_quick() if quick is None else quick
+    if isinstance(strategy, str):  # first: a multi-worker strategy must exist before other TensorFlow work
+        strategy = make_strategy(strategy)
     recipe = get_recipe(name).with_overrides(epochs=epochs, batch_size=batch_size, precision=precision,
                                              jit_compile=jit_compile)
     for key in ("epochs", "batch_size"):
@@ -236,11 +254,11 @@ def train_recipe(
     data = make_dataset(
         x_train,
         y_train if recipe.conditional else None,
-        batch_size=recipe.dataset_batch_size,
+        batch_size=recipe.dataset_batch_size * strategy.num_replicas_in_sync,
         seed=seed,
     )
     gan = build_gan(recipe, image_shape=(*x_train.shape[1:3], 1), seed=seed,
-                    labelled=(x_train, y_train) if recipe.labelled_per_class else None)
+                    labelled=(x_train, y_train) if recipe.labelled_per_class else None, strategy=strategy)
     n_epochs = recipe.quick_epochs if quick and epochs is None else recipe.epochs
     callbacks = [RecalibrateBatchNorm(recipe.bn_recalibration)] if recipe.bn_recalibration else []
     return train(gan, data, out_dir, n_epochs, callbacks=callbacks, verbose=verbose, max_minutes=max_minutes)

@@ -235,7 +235,17 @@ class GAN(keras.Model):
             self.trackers[name].update_state(value)
 
     def metric_results(self) -> dict:
-        return {name: m.result() for name, m in self.trackers.items()}
+        """What ``train_step`` returns: each metric's value (float32 scalars).
+
+        Across several machines each value is a vector [1]: Keras averages a multi-worker
+        step's outputs with ``strategy.reduce("MEAN", v, axis=0)``, which needs an axis to
+        reduce (on scalars it fails with "Invalid reduction dimension 0 for input with 0
+        dimensions", tensorflow/tensorflow issue 72388); the logs are scalars again after that reduction.
+        """
+        results = {name: m.result() for name, m in self.trackers.items()}
+        if _multi_worker(tf.distribute.get_strategy()):
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     @property
     def metrics(self):
@@ -248,6 +258,12 @@ class GAN(keras.Model):
         if self.ema_generator is not None:
             items["ema_generator"] = self.ema_generator
         return items
+
+
+def _multi_worker(strategy) -> bool:
+    """Whether ``strategy`` spans several worker processes (a ``MultiWorkerMirroredStrategy`` given a cluster)."""
+    in_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(in_mode and in_mode())
 
 
 def _global_norm(grads, optimizer) -> tf.Tensor:

@@ -56,6 +56,19 @@ def check_count(name: str, value, zero_means: str) -> int:
     return int(value)
 
 
+def generator_batch_norm(name: str, **kwargs) -> layers.BatchNormalization:
+    """A generator's BatchNormalization: synchronised across replicas when built under a strategy with several.
+
+    Under ``tf.distribute`` with more than one replica its batch statistics are those of the
+    global batch (``synchronized=True``), so G normalises the same way on 1 or N devices;
+    on one device it is the plain layer.
+    """
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync if tf.distribute.has_strategy() else 1
+    return layers.BatchNormalization(synchronized=replicas > 1, name=name, **kwargs)
+
+
 def spectral(layer: layers.Layer, spectral_norm: bool) -> layers.Layer:
     """``layer`` wrapped in ``SpectralNorm`` (same name) if ``spectral_norm``, else ``layer`` itself."""
     return SpectralNorm(layer) if spectral_norm else layer

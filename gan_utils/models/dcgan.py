@@ -16,7 +16,14 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from .common import check_bools, check_count, check_image_shape, check_positive, spectral
+from .common import (
+    check_bools,
+    check_count,
+    check_image_shape,
+    check_positive,
+    generator_batch_norm,
+    spectral,
+)
 from .layers import CategoricalCode, MinibatchStdDev
 
 
@@ -57,7 +64,7 @@ def _refine(x, filters: int, extra_convs: int, name: str):
     """``extra_convs`` blocks of Conv2D(3x3, stride 1, 'same') + BatchNorm + ReLU that keep the shape."""
     for j in range(extra_convs):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{j}")(x)
-        x = layers.BatchNormalization(name=f"{name}_conv{j}_bn")(x)
+        x = generator_batch_norm(f"{name}_conv{j}_bn")(x)
         x = layers.ReLU(name=f"{name}_conv{j}_relu")(x)
     return x
 
@@ -75,7 +82,7 @@ def dcgan_generator_body(x, image_shape, width: int = 64, kernel_size: int = 4, 
     base, n = upsampling_plan(height)
     filters = width * 2 ** (n - 1)
     x = layers.Dense(base * base * filters, use_bias=False, name="project")(x)
-    x = layers.BatchNormalization(name="project_bn")(x)
+    x = generator_batch_norm("project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((base, base, filters), name="to_grid")(x)
     x = _refine(x, filters, extra_convs, "grid")
@@ -83,7 +90,7 @@ def dcgan_generator_body(x, image_shape, width: int = 64, kernel_size: int = 4, 
         filters //= 2
         x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same", use_bias=False,
                                    name=f"up_{i}")(x)
-        x = layers.BatchNormalization(name=f"up_{i}_bn")(x)
+        x = generator_batch_norm(f"up_{i}_bn")(x)
         x = layers.ReLU(name=f"up_{i}_relu")(x)
         x = _refine(x, filters, extra_convs, f"up_{i}")
     # The output layer computes in float32 so that samples stay float32 under mixed precision.

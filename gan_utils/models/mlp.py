@@ -8,7 +8,14 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from .common import check_bools, check_image_shape, check_positive, check_widths, spectral
+from .common import (
+    check_bools,
+    check_image_shape,
+    check_positive,
+    check_widths,
+    generator_batch_norm,
+    spectral,
+)
 from .layers import MinibatchStdDev
 
 
@@ -39,7 +46,7 @@ def build_mlp_generator(
     for i, width in enumerate(widths):
         x = layers.Dense(width, name=f"dense_{i}")(x)
         if batch_norm and i > 0:
-            x = layers.BatchNormalization(momentum=0.8, name=f"bn_{i}")(x)
+            x = generator_batch_norm(f"bn_{i}", momentum=0.8)(x)
         x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
     x = layers.Dense(math.prod(shape), activation="tanh", name="to_pixels")(x)
     # Output in float32 so that samples stay float32 under mixed precision.

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..distribute import check_steps_per_execution, check_workers_agree, is_chief
 from ..io import atomic_path, remove_stale_temporaries, write_json
 from ..plotting import make_gif, plot_history
 from ..sampling import check_generator, num_classes_of
@@ -165,8 +167,17 @@ def train(
     used); a checkpoint of another model raises ``CheckpointError`` before any
     weight changes.
 
+    Several devices or machines: build and compile the GAN under a ``tf.distribute``
+    strategy's scope (``gan_utils.distribute.make_strategy``); ``train`` reads it off the
+    model. Each dataset batch is then the global batch, split over the replicas. Only the
+    chief writes into ``out_dir``; other workers resume from its checkpoints and write to a
+    temporary folder that is deleted at the end. ``steps_per_execution > 1`` is refused
+    under several replicas. On one device, with a ``make_dataset`` dataset, every epoch is a
+    whole number of ``steps_per_execution`` calls: up to ``steps_per_execution - 1`` batches
+    of each pass are left out (see ``_epoch_indexed``).
+
     Args:
-        gan: a compiled ``gan_utils.GAN`` (or subclass).
+        gan: a compiled ``gan_utils.GAN`` (or subclass), built under the strategy's scope if any.
         dataset: ``tf.data.Dataset`` of float32 [B, H, W, C] in [-1, 1]
             batches, or ``(images, labels)`` for conditional GANs.
         out_dir: run folder (created).
@@ -211,26 +222,45 @@ def train(
     if getattr(gan, "d_optimizer", None) is None:
         raise ValueError("compile the GAN before training: gan.compile(d_optimizer=..., g_optimizer=...)")
     check_dataset(gan, dataset)
-    out = prepare_out_dir(out_dir)
-    ckpt_dir = out / "checkpoints"
+    check_steps_per_execution(gan)
+    chief = is_chief(gan.distribute_strategy)
+    out = prepare_out_dir(out_dir, create=chief)
+    # Under several machines every worker runs the same saves (they may read variables across workers),
+    # but only the chief writes into out_dir; the others write to a temporary folder, deleted at the end.
+    folder = out if chief else Path(tempfile.mkdtemp(prefix="gan-utils-worker-"))
+    try:
+        result = _train_into(gan, dataset, out, folder, epochs, callbacks, verbose, keep_checkpoints, grid_size,
+                             score_samples, num_classes, max_minutes)
+    finally:
+        if not chief:
+            shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def _train_into(gan, dataset, out: Path, folder: Path, epochs, callbacks, verbose, keep_checkpoints, grid_size,
+                score_samples, num_classes, max_minutes) -> TrainResult:
+    """``train``'s work: resume from ``out``'s checkpoints, write into ``folder`` (``out`` on the chief)."""
+    ckpt_dir = folder / "checkpoints"
     checkpoints = TrainingCheckpoints(ckpt_dir, gan.checkpoint_items(), keep_checkpoints)
-    record = checkpoints.restore_latest()
+    source = checkpoints if folder == out else TrainingCheckpoints(out / "checkpoints", gan.checkpoint_items())
+    record = source.restore_latest()
     if record is not None:
         state = RunState.from_record(record)
     else:
         state = RunState(*fixed_inputs(gan, grid_size, num_classes=num_classes))
     resumed_from = state.epoch
-    _forget_unfinished_epochs(out, state.epoch)
+    check_workers_agree(gan.distribute_strategy, state.epoch, out / "checkpoints")
+    _forget_unfinished_epochs(folder, state.epoch)
     if state.epoch < epochs and not over_time_budget(state.history.get("seconds", []), max_minutes):
         builtin = [
-            NaNGuard(ckpt_dir),
+            NaNGuard(out / "checkpoints"),
             HistoryRecorder(state, score_samples, num_classes),
             Checkpointer(state, checkpoints),
         ]
         if max_minutes is not None:  # after HistoryRecorder (it reads the epoch's seconds) and the Checkpointer
             builtin.append(TimeBudget(state, max_minutes))
         if len(gan.image_shape) == 3:  # image grids for images; other data (e.g. 2-D toy points) has none
-            builtin.insert(2, SampleGrid(state, out / "frames", ncols=_grid_columns(state)))
+            builtin.insert(2, SampleGrid(state, folder / "frames", ncols=_grid_columns(state)))
         dataset, fit_kwargs = _epoch_indexed(gan, dataset, state.epoch)
         # Callbacks marked runs_first (e.g. RecalibrateBatchNorm) come before the built-in ones, so the
         # NaN check, the history, the grids and the checkpoint see what they changed.
@@ -240,9 +270,8 @@ def train(
                 verbose=verbose, shuffle=False, **fit_kwargs)
     # Epochs left over while the budget is spent: the budget ended the run (NaN and interrupts raise instead).
     stopped = state.epoch < epochs and over_time_budget(state.history.get("seconds", []), max_minutes)
-    result = TrainResult(out, state.history, state.epoch, resumed_from, stopped_by_budget=stopped)
-    finish_run(gan, result)
-    return result
+    finish_run(gan, TrainResult(folder, state.history, state.epoch, resumed_from, stopped_by_budget=stopped))
+    return TrainResult(out, state.history, state.epoch, resumed_from, stopped_by_budget=stopped)
 
 
 def check_dataset(gan, dataset) -> None:
