@@ -38,9 +38,12 @@ SCRIPT = textwrap.dedent(
     history = gan.fit(make_dataset(x, batch_size=16), epochs=1, verbose=0).history
     assert set(history) == {"d_loss", "g_loss", "d_real", "d_fake"}, history  # gradient norms are off by default
     assert all(np.isfinite(v[0]) for v in history.values()), history
-    z = strategy.run(tf.function(lambda: gan.sample_latent(3)))
-    a, b = [np.asarray(v) for v in strategy.experimental_local_results(z)]
-    assert not np.allclose(a, b), "replicas drew the same noise"
+    draw = tf.function(lambda: gan.sample_latent(3))
+    draws = [np.asarray(v) for _ in range(3) for v in strategy.experimental_local_results(strategy.run(draw))]
+    # Every (step, replica) pair draws its own noise: no replica repeats another's noise of a later step.
+    for i in range(len(draws)):
+        for j in range(i):
+            assert not np.allclose(draws[i], draws[j]), f"draws {j} and {i} (step, replica) are the same noise"
 
     # 2) track_grad_norms: each replica's own gradient norm, averaged over the replicas. Learning rate 0
     # keeps the weights, and both replicas get the same z, so the norms can be redone on one device.
