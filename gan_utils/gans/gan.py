@@ -197,8 +197,8 @@ class GAN(keras.Model):
         gradients are summed over replicas); under mixed float16 the loss is scaled.
         """
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        seed = tf.cast(optimizer.scale_loss(1.0), loss.dtype) / replicas  # d(scaled loss) / d(loss)
-        grads = tape.gradient(loss, variables, output_gradients=seed)
+        upstream = tf.cast(optimizer.scale_loss(1.0), loss.dtype) / replicas  # d(scaled loss) / d(loss)
+        grads = tape.gradient(loss, variables, output_gradients=upstream)
         if self.track_grad_norms:
             self.track(**{norm_metric: _global_norm(grads, optimizer) * replicas})
         optimizer.apply_gradients(zip(grads, variables))
