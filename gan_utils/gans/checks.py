@@ -38,12 +38,6 @@ def check_pair(generator: keras.Model, discriminator: keras.Model) -> tuple[int,
     return int(g_in[0][-1]), image_shape, len(g_in) == 2
 
 
-def check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def check_weight(name: str, value, usual: str) -> float:
     """A loss weight: a finite number >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) < float("inf"):

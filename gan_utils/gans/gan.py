@@ -16,8 +16,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..models.common import check_positive
 from . import losses
-from .checks import check_ema_decay, check_pair, check_positive_int
+from .checks import check_ema_decay, check_pair
 
 
 class GAN(keras.Model):
@@ -63,7 +64,7 @@ class GAN(keras.Model):
         self.generator, self.discriminator = generator, discriminator
         self.generator_loss_fn = losses.get_generator_loss(generator_loss, allowed=self.generator_losses)
         self.label_smoothing = losses.check_label_smoothing(label_smoothing)
-        self.d_steps = check_positive_int("d_steps", d_steps)
+        self.d_steps = check_positive("d_steps", d_steps)
         self.ema_decay = check_ema_decay(ema_decay)
         self.ema_generator = None
         if ema_decay is not None:

@@ -268,12 +268,9 @@ NORM_EPSILON = 1e-12
 
 def check_penalty_weight(weight) -> float:
     """Validate the gradient-penalty weight lambda (a finite number >= 0) and return it as a float."""
-    if not isinstance(weight, numbers.Real) or isinstance(weight, bool) or not 0.0 <= float(weight) < float("inf"):
-        raise ValueError(
-            f"the gradient-penalty weight must be a finite number >= 0, got {weight!r}; "
-            "the paper uses 10 (0 turns the penalty off)"
-        )
-    return float(weight)
+    from .checks import check_weight
+
+    return check_weight("the gradient-penalty weight", weight, "the paper uses 10; 0 turns the penalty off")
 
 
 def _stateless_seed(seed) -> tf.Tensor:

@@ -200,12 +200,15 @@ class RecalibrateBatchNorm(keras.callbacks.Callback):
         self.num_samples, self.seed = _check_num_samples(num_samples), seed
 
     def on_train_begin(self, logs=None):
-        if getattr(self.model, "ema_generator", None) is None:
-            raise ValueError("RecalibrateBatchNorm works on the EMA generator: build the GAN with ema_decay=... "
-                             "(e.g. 0.999)")
+        _require_ema(self.model)  # fail before the first epoch, not after it
 
     def on_epoch_end(self, epoch, logs=None):
         recalibrate_ema_generator(self.model, self.num_samples, self.seed)
+
+
+def _require_ema(gan) -> None:
+    if getattr(gan, "ema_generator", None) is None:
+        raise ValueError("recalibration works on the EMA generator: build the GAN with ema_decay=... (e.g. 0.999)")
 
 
 def _check_num_samples(num_samples) -> int:
@@ -224,8 +227,7 @@ def recalibrate_ema_generator(gan, num_samples: int = 4096, seed: int = 0) -> in
 
     from ..sampling import balanced_labels, num_classes_of, recalibrate_batch_norm
 
-    if getattr(gan, "ema_generator", None) is None:
-        raise ValueError("recalibration works on the EMA generator: build the GAN with ema_decay=... (e.g. 0.999)")
+    _require_ema(gan)
     _check_num_samples(num_samples)
 
     z = tf.random.stateless_normal((num_samples, gan.latent_dim), seed=(int(seed), 0x5EED))
