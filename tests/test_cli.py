@@ -99,14 +99,10 @@ def test_wgan_gp_trains_and_samples_from_the_command_line(tmp_path):
         assert f["images"].shape == (10, 28, 28, 1) and "labels" not in f.files
 
 
-def test_dcgan_with_its_categorical_code_trains_and_samples_in_a_fresh_process(tmp_path):
-    # The dcgan recipe's generator holds a CategoricalCode layer: `sample`, in a new Python process,
-    # must rebuild it from generator.keras in safe mode.
-    from gan_utils.training.train import load_generator
-
+def test_dcgan_trains_and_samples_in_a_fresh_process(tmp_path):
+    # `sample`, in a new Python process, must rebuild the generator from generator.keras in safe mode.
     out = tmp_path / "dcgan"
     assert main(["train", "dcgan", "--out", str(out), "--quick", "--epochs", "1", "--batch-size", "256"]) == 0
-    assert load_generator(out / "generator.keras").get_layer("categorical_code").num_codes == 10
     samples = tmp_path / "s.npz"
     done = subprocess.run([sys.executable, "-m", "gan_utils", "sample", str(out), "--n", "20", "--out", str(samples)],
                           capture_output=True, text=True, timeout=300)
