@@ -42,16 +42,16 @@ _ORDINAL = r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth
 
 # (name, pattern). All are case-insensitive except FILL. Chosen to avoid legitimate uses:
 # - "from scratch" (writing a network yourself) is allowed; "scratch" anywhere else is not.
-# - "session" alone is allowed (a Colab session, a TensorFlow session); a numbered or dated
-#   work period ("eighth session", "an earlier session", "that day") is not.
+# - "session" alone is allowed (a Colab session, "restart this session"); a numbered or dated
+#   work period ("eighth session", "an earlier session", "this session's CPU", "that day") is not.
 # - an ordinal "pass" followed by of/through/over is a computation ("a second pass of D
 #   over the batch") and allowed; "third pass" as a round of work is not.
 # - years in references ("NeurIPS 2014") are allowed; full dates and month-year are not.
 LOG_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("date", re.compile(r"\b(?:19|20)\d\d-[01]\d-[0-3]\d\b")),
     ("date", re.compile(rf"\b(?:[0-3]?\d\s+)?{_MONTH}\s+(?:19|20)\d\d\b", re.I)),
-    ("date", re.compile(r"\b(?:today|yesterday|that day|this morning|tonight)\b", re.I)),
-    ("work period", re.compile(rf"\b(?:{_ORDINAL}|earlier|previous|prior|later|last|next|this|that|another|one)\s+(?:work\s+)?sessions?\b", re.I)),
+    ("date", re.compile(r"\b(?:yesterday|that day|this morning|tonight)\b", re.I)),
+    ("work period", re.compile(rf"\b(?:{_ORDINAL}|earlier|previous|prior|later|last)\s+(?:work\s+)?sessions?\b|\bthis session's\b", re.I)),
     ("work period", re.compile(rf"\b{_ORDINAL}\s+(?:pass|round|sitting)\b(?!\s+(?:of|through|over)\b)", re.I)),
     ("work period", re.compile(rf"\b{_ORDINAL}\s+run\s+(?:that|this|of the)\s+day\b", re.I)),
     ("scratch run", re.compile(r"(?<!from )\bscratch\b", re.I)),
@@ -80,15 +80,20 @@ def _runner():
 # ---------------------------------------------------------------- checkers
 
 
-def log_hits(text: str) -> list[tuple[str, str]]:
-    """(kind, matched text with a little context) for every log-vocabulary hit in text."""
+def log_hits(text: str, with_lines: bool = False) -> list[tuple]:
+    """(kind, matched text with a little context[, line]) for every log-vocabulary hit in text.
+
+    The whole text is searched, so a phrase broken over two lines is found too; ``line``
+    is the 1-based line of the text where the hit starts.
+    """
     hits = []
     for kind, pattern in LOG_PATTERNS:
         for m in pattern.finditer(text):
             if kind == "issue tracker" and "/" in m.group(0):
                 continue
             a, b = max(m.start() - 30, 0), min(m.end() + 30, len(text))
-            hits.append((kind, " ".join(text[a:b].split())))
+            hit = (kind, " ".join(text[a:b].split()))
+            hits.append(hit + (text.count("\n", 0, m.start()) + 1,) if with_lines else hit)
     return hits
 
 
@@ -192,8 +197,7 @@ def readme_problems(text: str, name: str, check_vocabulary: bool = True) -> list
     if len(lines) > MAX_README_LINES:
         problems.append(f"{name}: {len(lines)} lines (at most {MAX_README_LINES}); results belong in benchmarks/RESULTS.md")
     if check_vocabulary:
-        for n, line in enumerate(lines, 1):
-            problems += [f"{name}:{n}: {kind}: '{hit}'" for kind, hit in log_hits(line)]
+        problems += [f"{name}:{n}: {kind}: '{hit}'" for kind, hit, n in log_hits(text, with_lines=True)]
     return problems
 
 
@@ -256,6 +260,7 @@ def test_package_and_tests_docstrings_and_comments():
     "the second run that day",
     "Since the eighth session the recipe ...",
     "in an earlier session",
+    "On this session's 2-core CPU the run took",
     "after the third pass, the score rose",
     "Tried and not adopted (settings)",
     "the two blocks (adopted)",
@@ -278,7 +283,7 @@ def test_log_vocabulary_is_caught(text):
 @pytest.mark.parametrize("text", [
     "Write the generator from scratch with keras.layers.",
     "Goodfellow et al., NeurIPS 2014. Brock et al. (2019).",
-    "a killed Colab session resumes from the checkpoint",
+    "a killed Colab session resumes from the checkpoint; restart this session to free memory",
     "one more pass of D over the generated batch; a second pass of D through the net",
     "D's target for real images is 1 - alpha",
     "the previous checkpoint stays in use",
@@ -385,3 +390,4 @@ def test_python_and_readme_checkers():
     assert python_text_problems('"""Build it from scratch."""\nx = "a previous run"\n', "ok.py") == []  # strings are code
     assert any("251 lines" in p for p in readme_problems("line\n" * 251, "README.md"))
     assert any("README.md:2: placeholder" in p for p in readme_problems("# T\n| 04 | FILL |\n", "README.md"))
+    assert any("README.md:3: previous run" in p for p in readme_problems("# T\n\nas in the previous\nrun\n", "README.md"))
