@@ -52,11 +52,11 @@ def _sqrt_psd(m: np.ndarray) -> np.ndarray:
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
-    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2).
+    """The *squared* Fréchet (2-Wasserstein) distance d^2 between N(mu1, sigma1) and N(mu2, sigma2).
 
         d^2 = ||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1^1/2 S2 S1^1/2)^1/2)
 
-    (Dowson & Landau, 1982; used as FID by Heusel et al., 2017.) The trace of
+    (Dowson & Landau, 1982; FID is this square, Heusel et al., 2017.) The trace of
     the square root uses ``eigh`` of the symmetric matrix S1^1/2 S2 S1^1/2,
     whose eigenvalues equal those of S1 S2, so there are no complex parts.
     """
@@ -77,7 +77,7 @@ def fid(features_a, features_b) -> float:
     """Fréchet Inception Distance (Heusel et al., 2017) between two feature sets [N, D], [M, D].
 
     Each set is summarised by its mean and covariance (``gaussian_stats``) and
-    ``frechet_distance`` compares the two Gaussians. Lower is better; 0 for
+    ``frechet_distance`` gives the squared Fréchet distance of the two Gaussians. Lower is better; 0 for
     identical statistics. FID is biased upwards at small N (Chong & Forsyth,
     2020; see ``fid_extrapolated``), so only compare values at equal N and
     quote the real-vs-real floor beside them. Both sets need more samples than
