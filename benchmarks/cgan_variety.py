@@ -15,7 +15,10 @@ compares, in the shipped MNIST classifier's 128-d feature space against the MNIS
   recomputed from its own samples (the EMA copy otherwise carries the raw generator's
   statistics), and labels drawn with the test set's class shares instead of balanced;
 - ``z/label``: for the cGAN, the mean feature distance between G(z, y) and G(z', y) (same
-  label, two z) divided by that between G(z, y) and G(z, y') (same z, two labels).
+  label, two z) divided by that between G(z, y) and G(z, y') (same z, two labels);
+- ``conf``: the classifier's mean p(y | x) for each sample's group y (how typical the digits are);
+- the projection discriminator's two logit terms, psi(phi(x)) and e(y) . phi(x), on real
+  test digits and on the cGAN's samples: which term tells them apart.
 
     .venv/bin/python benchmarks/cgan_variety.py                       # artifacts of notebooks 02 and 03
     .venv/bin/python benchmarks/cgan_variety.py --n 2000 --per-class  # faster, with the per-class tables
@@ -173,8 +176,9 @@ def main() -> None:
     terms = {"real test digits": projection_terms(gan, x_test[..., None], y_test),
              "cGAN EMA samples": projection_terms(gan, *drawn["cGAN EMA (saved)"])}
     mix = rng.permutation(np.resize(y_test, args.n)).astype(np.int32)
-    images, labels = gu.generate_images(saved, args.n, seed=args.seed, labels=mix)
-    add("cGAN EMA, test-set label mix", images, labels)
+    for name, generator in generators.items():
+        images, labels = gu.generate_images(generator, args.n, seed=args.seed, labels=mix)
+        add(f"{name}, test-set label mix", images, labels)
     gu.training.callbacks.recalibrate_ema_generator(gan, 4096, args.seed)
     images, labels = gu.generate_images(recalibrated, args.n, seed=args.seed)
     add("cGAN EMA, BN recalibrated", images, labels)
