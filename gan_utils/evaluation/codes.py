@@ -177,11 +177,11 @@ def code_accuracy(generator, n: int = 10_000, seed: int = 0, classifier=None, ba
     classifier = classifier or load_classifier()
     latent_dim = int(generator.inputs[0].shape[-1])
     rng = np.random.default_rng(seed)
-    codes, digits = [], []
+    codes, images = [], []
     for start in range(0, n, batch_size):
         z = rng.standard_normal((min(n, start + batch_size) - start, latent_dim)).astype(np.float32)
-        images = to_uint8_images(np.asarray(generator(z, training=False)))
+        images.append(to_uint8_images(np.asarray(generator(z, training=False))))
         codes.append(np.asarray(latent_codes(z, layer.num_codes)))
-        digits.append(classifier_probs(images, classifier).argmax(axis=1))
-    result = matching_accuracy(np.concatenate(codes), np.concatenate(digits), layer.num_codes, 10)
+    digits = classifier_probs(np.concatenate(images), classifier, batch_size=batch_size).argmax(axis=1)
+    result = matching_accuracy(np.concatenate(codes), digits, layer.num_codes, 10)
     return {"n": int(n), **result}
