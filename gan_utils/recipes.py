@@ -285,9 +285,9 @@ def _build_infogan(recipe: Recipe, image_shape):
 
 
 # Notebook 07: InfoGAN's MNIST codes (Chen et al., 2016: one 10-way categorical code, two continuous codes in
-# [-1, 1]) on notebook 02's DCGAN networks (widths 48 (G) / 32 (D) with extra 3x3 blocks), z of 64 (12 code
-# entries and 52 of noise), Adam 8e-4 (beta_1 0.5), EMA 0.999 with recomputed BatchNorm statistics, 10 epochs.
-# lambda is 2 (the paper: 1), the value the collection's DCGAN with a categorical code was measured with.
+# [-1, 1]) on the DCGAN builders at widths 48 (G) / 32 (D) with extra 3x3 blocks, z of 64 (12 code entries and
+# 52 of noise), Adam 8e-4 (beta_1 0.5), EMA 0.999 with recomputed BatchNorm statistics, 10 epochs. lambda is 2
+# (the paper: 1), the value the collection's earlier DCGAN with a categorical code was measured with.
 _INFOGAN = Recipe(name="infogan", build=_build_infogan, epochs=10, batch_size=64, latent_dim=64, d_lr=8e-4,
                   g_lr=8e-4, precision="auto", gan_class=InfoGAN, bn_recalibration=4096,
                   gan_kwargs={"ema_decay": 0.999, "categorical": 10, "continuous": 2, "info_weight": 2.0},
