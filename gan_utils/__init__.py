@@ -44,6 +44,8 @@ _LAZY = {
                               "score_samples"],
     "evaluation.distances": ["density_coverage", "fid", "fid_extrapolated", "frechet_distance", "kid", "memorisation",
                              "nearest_neighbours", "precision_recall"],
+    "evaluation.codes": ["code_accuracy", "code_digit_counts", "code_sweep_images", "matching_accuracy",
+                         "sweep_latents"],
     "evaluation.per_class": ["format_per_class", "mean_pairwise_distance", "per_class_evaluation",
                              "per_class_metrics", "uncovered"],
     "evaluation.evaluate": ["Reference", "evaluate_real_floor", "evaluate_samples", "format_table",

@@ -3,6 +3,7 @@
     python -m gan_utils train gan --out artifacts/cli/gan        # full-mode defaults
     python -m gan_utils sample artifacts/cli/gan --n 10000 --out samples.npz
     python -m gan_utils evaluate artifacts/cli/gan artifacts/cli/dcgan   # metrics table
+    python -m gan_utils train infogan --labelled-per-class 10 --out artifacts/cli/infogan-semi
     python -m gan_utils train-classifier                         # rebuild shipped weights
 """
 
@@ -26,6 +27,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
     return value
 
 
@@ -61,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="budget of training time: stop after the epoch when the next would go past it "
                         "(a slower machine trains fewer epochs; run again with a larger budget to go on)")
 
+    t.add_argument("--labelled-per-class", type=_count, default=None, metavar="N",
+                   help="InfoGAN recipes: guide the categorical code with N labelled training digits per class "
+                        "(0: none; default: the recipe's, 10 for infogan-semi and 0 for infogan)")
     t.add_argument("--strategy", choices=STRATEGIES, default="auto",
                    help="where to train: one device, every GPU of this machine (mirrored), several machines "
                         "(multiworker, reads TF_CONFIG); auto (default): mirrored when more than one GPU is "
@@ -112,6 +126,22 @@ def _samples_of(source: str, n: int, seed: int):
     return generate_images(load_generator(source), n, seed=seed)
 
 
+def _code_accuracies(runs, n: int, seed: int, classifier) -> dict:
+    """For each run whose generator has InfoGAN's categorical code: ``code_accuracy`` over the same samples."""
+    from .evaluation.codes import code_accuracy
+    from .gans.infogan import code_layers
+    from .training.train import load_generator
+
+    out = {}
+    for run in runs:
+        if run.endswith(".npz"):
+            continue
+        generator = load_generator(run)
+        if code_layers(generator):
+            out[run] = code_accuracy(generator, n, seed=seed, classifier=classifier)
+    return out
+
+
 def _evaluate(args) -> None:
     from .evaluation.evaluate import (
         Reference,
@@ -128,6 +158,9 @@ def _evaluate(args) -> None:
     for run, (images, labels) in samples.items():
         rows[run] = dict(evaluate_samples(images, reference, labels, seed=args.seed),
                          train_minutes=training_minutes(run) if os.path.isdir(run) else None)
+    codes = _code_accuracies(args.runs, args.n, args.seed, reference.classifier)
+    for run, result in codes.items():
+        rows[run]["code_match"] = result["accuracy"]
     if not args.no_floor:
         # At the runs' sample size: FID and the k-NN metrics depend on N (with mixed sizes, the smallest).
         n_floor = min([len(images) for images, _ in samples.values()] + [len(reference.images)])
@@ -137,6 +170,11 @@ def _evaluate(args) -> None:
             print(json.dumps({"run": name, **row}))
         return
     print(format_table(rows, markdown=args.format == "markdown"))
+    for run, result in codes.items():
+        pairs = ", ".join(f"{c}->{d}" for c, d in enumerate(result["mapping"]))
+        print(f"\n{run}: categorical code vs the classifier's digit over {result['n']} samples: best one-to-one "
+              f"matching {result['accuracy']:.2%} (code->digit {pairs}); a code's most common digit "
+              f"{result['purity']:.2%}")
     print(f"\nN samples per run against {len(reference.images)} MNIST test digits; features: the shipped "
           "classifier's 128-d penultimate layer. FID and KID: lower is better (FID is biased upwards at small "
           "N; compare at equal N). precision/recall k=3, density/coverage k=5. class KL: 0 = balanced digits. "
@@ -164,7 +202,7 @@ def _run(args) -> int:
             args.model, args.out, epochs=args.epochs, batch_size=args.batch_size,
             dataset=args.dataset, quick=args.quick or None, seed=args.seed, verbose=verbose,
             precision=args.precision, jit_compile=args.xla, max_minutes=args.max_minutes,
-            strategy=args.strategy,
+            strategy=args.strategy, labelled_per_class=args.labelled_per_class,
         )
         seconds = sum(result.history.get("seconds", []))
         budget = (f", stopped by --max-minutes {args.max_minutes:g} (run again with more to go on)"
