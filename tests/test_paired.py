@@ -143,3 +143,18 @@ def test_unpaired_inputs_are_refused():
         make_paired_dataset(x, lambda images: images, batch_size=8)
     with pytest.raises(ValueError, match="not images"):
         make_paired_dataset(x, np.zeros(32, np.int64), batch_size=8)
+
+
+def test_a_shorter_epoch_is_a_fresh_random_subset_and_resumes_exactly():
+    x = (np.random.default_rng(0).random((64, 8, 8)) * 255).astype(np.uint8)
+    ds = make_paired_dataset(x, RandomHole(4), batch_size=8, seed=1, epoch_size=20)
+    order = ds.epoch_order
+    assert order.batches_per_epoch == 2 and len(list(ds)) == 2
+    straight = [t.numpy() for t, _ in order.epochs(0).take(6)]
+    resumed = [t.numpy() for t, _ in order.epochs(2).take(2)]
+    for a, b in zip(straight[4:], resumed):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(straight[0], straight[2])  # each epoch draws its own subset
+    for bad in (4, 65, 2.5):
+        with pytest.raises(ValueError, match="epoch_size"):
+            make_paired_dataset(x, RandomHole(4), batch_size=8, epoch_size=bad)

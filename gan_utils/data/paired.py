@@ -15,7 +15,7 @@ from .pipeline import EpochOrder, check_batching
 
 
 def make_paired_dataset(images, corruption, batch_size: int = 64, shuffle: bool = True, seed: int | None = 0,
-                        drop_remainder: bool = True):
+                        drop_remainder: bool = True, epoch_size: int | None = None):
     """A ``tf.data.Dataset`` of ``(targets, inputs)`` batches for training an image-to-image model.
 
     With a ``Corruption``, each batch of clean images is corrupted on the fly with a
@@ -33,6 +33,9 @@ def make_paired_dataset(images, corruption, batch_size: int = 64, shuffle: bool 
             damage is then fixed by ``seed`` and the batch number).
         seed: a non-negative int; None draws one from NumPy's global generator.
         drop_remainder: drop the last, smaller batch of each pass.
+        epoch_size: pairs per epoch when shuffled (default: all the images). A smaller epoch
+            is a random subset drawn afresh every epoch (``EpochOrder(epoch_batches=...)``),
+            so that checkpoints, per-epoch grids and ``train``'s time budget act more often.
 
     Returns:
         Batches ``(targets float32 [B, H, W, C], inputs float32 [B, h, w, c])``, both in [-1, 1].
@@ -55,8 +58,13 @@ def make_paired_dataset(images, corruption, batch_size: int = 64, shuffle: bool 
                         f"subclass with input_shape and __call__) or an array of inputs; got {corruption!r}")
     else:
         transform, tensors = None, (targets, _paired_inputs(targets, corruption))
+    if epoch_size is not None and (isinstance(epoch_size, bool) or not isinstance(epoch_size, int)
+                                   or not batch_size <= epoch_size <= len(targets)):
+        raise ValueError(f"epoch_size must be an integer from batch_size ({batch_size}) to the number of images "
+                         f"({len(targets)}), or None for all of them; got {epoch_size!r}")
     if shuffle:
-        order = EpochOrder(tensors, int(batch_size), drop_remainder, int(seed), transform=transform)
+        order = EpochOrder(tensors, int(batch_size), drop_remainder, int(seed), transform=transform,
+                           epoch_batches=None if epoch_size is None else epoch_size // int(batch_size))
         ds = order.passes()
         ds.epoch_order = order
         return ds

@@ -94,12 +94,17 @@ class EpochOrder:
     yields (e.g. ``data.paired`` corrupts it); ``seed`` (int64 [2], for ``tf.random.stateless_*``)
     depends only on ``(seed, epoch, batch number)``, so random transforms repeat exactly on resume too.
 
+    ``epoch_batches``, if given, makes an epoch shorter than a pass: epoch k is the first
+    ``epoch_batches`` batches of its own permutation, a random subset drawn afresh every
+    epoch (so checkpoints, grids and a time budget act more often on a large dataset).
+
     Attributes:
-        batches_per_epoch: batches in one pass over the images.
+        batches_per_epoch: batches in one epoch (one pass over the images, unless ``epoch_batches``).
         seed: the shuffling seed.
     """
 
-    def __init__(self, tensors, batch_size: int, drop_remainder: bool, seed: int, transform=None):
+    def __init__(self, tensors, batch_size: int, drop_remainder: bool, seed: int, transform=None,
+                 epoch_batches: int | None = None):
         import tensorflow as tf
 
         with tf.device("/cpu:0"):  # tf.data runs on the host: keep the images there, even with a GPU
@@ -107,16 +112,22 @@ class EpochOrder:
         self.n = int(tf.nest.flatten(tensors)[0].shape[0])
         self.batch_size, self.drop_remainder, self.seed = batch_size, drop_remainder, seed
         self.transform = transform
-        self.batches_per_epoch = self.n // batch_size if drop_remainder else -(-self.n // batch_size)
+        self.pass_batches = self.n // batch_size if drop_remainder else -(-self.n // batch_size)
+        if epoch_batches is not None and not 1 <= epoch_batches <= self.pass_batches:
+            raise ValueError(f"an epoch of {epoch_batches} batches does not fit a pass of {self.pass_batches}: "
+                             "choose an epoch size between one batch and all the images")
+        self.batches_per_epoch = epoch_batches or self.pass_batches
 
     def _epoch_indices(self, key, batches: int | None = None):
-        """Index batches of the permutation drawn from ``(seed, key)``; ``batches`` > one pass wraps round."""
+        """Index batches of the permutation drawn from ``(seed, key)``: ``batches`` of them (default
+        ``batches_per_epoch``); fewer than a pass leave out its last ones, more wrap round."""
         import tensorflow as tf
 
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(key, tf.int64)])
         perm = tf.random.experimental.stateless_shuffle(tf.range(self.n, dtype=tf.int64), seed=seed)
         ds = tf.data.Dataset.from_tensor_slices(perm).batch(self.batch_size, drop_remainder=self.drop_remainder)
-        if batches is not None and batches != self.batches_per_epoch:
+        batches = self.batches_per_epoch if batches is None else batches
+        if batches != self.pass_batches:
             ds = ds.repeat().take(batches)
         return ds
 
@@ -141,7 +152,7 @@ class EpochOrder:
         return ds.prefetch(tf.data.AUTOTUNE)
 
     def passes(self):
-        """One pass per iteration, reshuffled on every pass (a per-pass key from ``Dataset.random(seed)``)."""
+        """One epoch per iteration, reshuffled every time (a key from ``Dataset.random(seed)``)."""
         import tensorflow as tf
 
         keys = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).take(1)
@@ -150,7 +161,7 @@ class EpochOrder:
     def epochs(self, first_epoch: int, batches_per_epoch: int | None = None):
         """Epoch ``first_epoch``, then the next ... without end; fit it with ``steps_per_epoch``.
 
-        Each epoch is ``batches_per_epoch`` batches (default one pass): fewer leave out
+        Each epoch is ``batches_per_epoch`` batches (default the order's): fewer leave out
         the pass's last batches, more wrap round to its first ones (``train`` uses this to
         make every epoch a whole number of ``steps_per_execution``).
         """
