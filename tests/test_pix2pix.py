@@ -232,3 +232,12 @@ def test_pix2pix_is_reexported():
     assert gu.Pix2Pix is Pix2Pix and gu.build_unet_generator is build_unet_generator
     assert gu.make_paired_dataset is make_paired_dataset and gu.RandomHole is RandomHole
     assert tf.is_tensor(gu.Downsample(4)(np.zeros((1, 28, 28, 1), np.float32)))
+
+
+def test_bottleneck_convs_add_context_without_changing_shapes():
+    one, two = build_unet_generator(width=4), build_unet_generator(width=4, bottleneck_convs=2)
+    assert one.output_shape == two.output_shape == (None, 28, 28, 1)
+    assert two.count_params() > one.count_params()
+    assert build_unet_generator(width=4, bottleneck_convs=0).output_shape == (None, 28, 28, 1)
+    with pytest.raises(ValueError, match="bottleneck_convs"):
+        build_unet_generator(width=4, bottleneck_convs=-1)

@@ -37,11 +37,11 @@ def _check_dropout(dropout) -> float:
 
 
 def build_unet_generator(input_shape=(28, 28, 1), output_channels: int | None = None, width: int = 32,
-                         dropout: float = 0.0, name: str = "unet_generator") -> keras.Model:
+                         bottleneck_convs: int = 1, dropout: float = 0.0, name: str = "unet_generator") -> keras.Model:
     """A U-Net (Ronneberger et al., 2015) in pix2pix's style: input image -> output image.
 
     Encoder (LeakyReLU 0.2): 3x3 conv (``width``) at full size, then two 4x4 stride-2
-    convs (2 and 4 x ``width``) with BatchNorm; a 3x3 bottleneck conv at a quarter size.
+    convs (2 and 4 x ``width``) with BatchNorm; ``bottleneck_convs`` 3x3 convs at a quarter size.
     Decoder (ReLU): two 4x4 stride-2 transposed convs (2 and 1 x ``width``) with BatchNorm,
     each fed the previous level joined to the encoder's output of the same size; a
     final 3x3 conv to ``output_channels`` with tanh.
@@ -50,6 +50,9 @@ def build_unet_generator(input_shape=(28, 28, 1), output_channels: int | None = 
         input_shape: (H, W, C_in), H and W divisible by 4.
         output_channels: C_out (default C_in).
         width: channels of the first level (the others are 2x and 4x).
+        bottleneck_convs: 3x3 convs (with BatchNorm, ReLU) at a quarter size. Each widens what
+            one bottleneck unit sees by 8 pixels: 12 x 12 after the encoder, 20 x 20 with 1,
+            28 x 28 (a whole MNIST digit) with 2.
         dropout: dropout rate after the bottleneck and the first decoder level
             (pix2pix uses 0.5 as its only source of noise; 0 gives a deterministic map).
 
@@ -60,13 +63,17 @@ def build_unet_generator(input_shape=(28, 28, 1), output_channels: int | None = 
     out_c = check_positive("output_channels", c if output_channels is None else output_channels)
     width = check_positive("width", width)
     dropout = _check_dropout(dropout)
+    if isinstance(bottleneck_convs, bool) or not isinstance(bottleneck_convs, int) or bottleneck_convs < 0:
+        raise ValueError(f"bottleneck_convs must be an integer >= 0, got {bottleneck_convs!r}")
 
     x = keras.Input((h, w, c), name="input_image")
     e0 = layers.LeakyReLU(0.2, name="enc0_act")(layers.Conv2D(width, 3, padding="same", name="enc0_conv")(x))
     e1 = _down(e0, 2 * width, "enc1")
     e2 = _down(e1, 4 * width, "enc2")
-    b = layers.Conv2D(4 * width, 3, padding="same", use_bias=False, name="bottleneck_conv")(e2)
-    b = layers.ReLU(name="bottleneck_act")(generator_batch_norm("bottleneck_bn")(b))
+    b = e2
+    for i in range(bottleneck_convs):
+        b = layers.Conv2D(4 * width, 3, padding="same", use_bias=False, name=f"bottleneck{i}_conv")(b)
+        b = layers.ReLU(name=f"bottleneck{i}_act")(generator_batch_norm(f"bottleneck{i}_bn")(b))
     if dropout:
         b = layers.Dropout(dropout, name="bottleneck_dropout")(b)
     d1 = _up(layers.Concatenate(name="skip2")([b, e2]), 2 * width, "dec1")
