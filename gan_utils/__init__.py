@@ -51,6 +51,12 @@ _LAZY = {
     "evaluation.evaluate": ["Reference", "evaluate_real_floor", "evaluate_samples", "format_table",
                             "training_minutes"],
     "interpolation": ["latent_walk", "lerp", "slerp"],
+    # Image-to-image (notebook 08).
+    "gans.pix2pix": ["Pix2Pix", "translate"],
+    "models.image_to_image": ["build_patchgan_discriminator", "build_unet_generator"],
+    "data.paired": ["make_paired_dataset"],
+    "data.corruptions": ["Corruption", "Downsample", "GaussianNoise", "RandomHole"],
+    "evaluation.repair": ["format_repair_table", "plot_repairs", "psnr_ssim", "repair_scores"],
     "plotting": ["make_gif", "plot_class_grid", "plot_history", "plot_image_grid", "save_image_grid", "show_gif",
                  "tile_images"],
 }

@@ -1,10 +1,12 @@
-"""Command line: ``python -m gan_utils {train,sample,evaluate,train-classifier} ...``.
+"""Command line: ``python -m gan_utils {train,sample,evaluate,train-classifier,apply} ...``.
 
     python -m gan_utils train gan --out artifacts/cli/gan        # full-mode defaults
     python -m gan_utils sample artifacts/cli/gan --n 10000 --out samples.npz
     python -m gan_utils evaluate artifacts/cli/gan artifacts/cli/dcgan   # metrics table
     python -m gan_utils train infogan --labelled-per-class 10 --out artifacts/cli/infogan-semi
     python -m gan_utils train-classifier                         # rebuild shipped weights
+    python -m gan_utils train pix2pix --task inpaint --out artifacts/cli/inpaint   # image-to-image
+    python -m gan_utils apply artifacts/cli/inpaint --images digits.npz --corrupt inpaint --out repaired.npz
 """
 
 from __future__ import annotations
@@ -51,13 +53,16 @@ def _positive_minutes(text: str) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .recipes import RECIPES
+    from .recipes import IMAGE_TO_IMAGE_RECIPES, IMAGE_TO_IMAGE_TASKS, RECIPES
 
     p = argparse.ArgumentParser(prog="python -m gan_utils", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model with the notebooks' full-mode defaults (resumes)")
-    t.add_argument("model", choices=sorted(RECIPES))
+    t.add_argument("model", choices=sorted(RECIPES) + sorted(IMAGE_TO_IMAGE_RECIPES))
+    t.add_argument("--task", choices=IMAGE_TO_IMAGE_TASKS,
+                   help=f"what an image-to-image model ({', '.join(sorted(IMAGE_TO_IMAGE_RECIPES))}) learns to "
+                        "repair: inpaint (a 14x14 hole at a random place) or superres (4x downsampled digits)")
     t.add_argument("--out", required=True, help="run folder (checkpoints, generator.keras, history)")
     t.add_argument("--epochs", type=_positive_int, help="total epochs (default: the recipe's)")
     t.add_argument("--batch-size", type=_positive_int)
@@ -96,6 +101,16 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["table", "markdown", "json"], default="table",
                    help="aligned text table (default), a Markdown table, or one JSON object per row")
     e.add_argument("--no-floor", action="store_true", help="leave out the real-data row (train vs test images)")
+
+    a = sub.add_parser("apply", help="repair the images of an .npz file with a trained image-to-image model")
+    a.add_argument("run", help="run folder or generator.keras of a pix2pix / unet-l1 run")
+    a.add_argument("--images", required=True,
+                   help=".npz with 'images' (uint8 [N,H,W(,C)] in [0, 255] or float in [-1, 1]): damaged images, "
+                        "or clean ones with --corrupt")
+    a.add_argument("--corrupt", choices=IMAGE_TO_IMAGE_TASKS,
+                   help="damage the images first, as in training (the damaged inputs are saved too)")
+    a.add_argument("--out", required=True, help="output .npz: 'images' (repaired, uint8), 'inputs' with --corrupt")
+    a.add_argument("--seed", type=int, default=0, help="seed of --corrupt's damage")
 
     c = sub.add_parser("train-classifier", help="train the MNIST classifier used by the metrics")
     c.add_argument("--out", default=None, help="weights file (default: the shipped one)")
@@ -140,6 +155,49 @@ def _code_accuracies(runs, n: int, seed: int, classifier) -> dict:
         if code_layers(generator):
             out[run] = code_accuracy(generator, n, seed=seed, classifier=classifier)
     return out
+
+
+def _read_images(path: str):
+    """The 'images' array of an .npz file; a clear error if it is missing or unreadable."""
+    import numpy as np
+
+    if not path.endswith(".npz"):
+        raise ValueError(f"--images must be an .npz file with an 'images' array, got {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "images" not in f.files:
+                raise ValueError(f"{path} has no 'images' array (it has {f.files}); save one with "
+                                 "np.savez(path, images=images)")
+            return f["images"]
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise ValueError(f"{path} is not a readable .npz file ({e})") from e
+
+
+def _apply(args) -> None:
+    import numpy as np
+
+    from .data import to_uint8_images
+    from .gans.pix2pix import check_image_generator, translate
+    from .io import atomic_path
+    from .recipes import task_corruption
+    from .training.train import load_generator
+
+    if not args.out.endswith(".npz"):
+        raise ValueError(f"--out must end in .npz, got {args.out}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    generator = load_generator(args.run, check=check_image_generator)
+    images = _read_images(args.images)
+    inputs = task_corruption(args.corrupt).apply(images, seed=args.seed) if args.corrupt else images
+    repaired = to_uint8_images(translate(generator, inputs))  # checks the shapes before anything is written
+    arrays = {"images": repaired}
+    if args.corrupt:
+        arrays["inputs"] = to_uint8_images(inputs)
+    with atomic_path(args.out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+    print(f"wrote {len(repaired)} repaired images {repaired.shape[1:]} to {args.out}"
+          + (" (and their damaged inputs)" if args.corrupt else ""))
 
 
 def _evaluate(args) -> None:
@@ -196,8 +254,13 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     verbose = 1 if sys.stdout.isatty() else 2
     if args.command == "train":
-        from .recipes import train_recipe
+        from .recipes import IMAGE_TO_IMAGE_RECIPES, train_recipe
 
+        if args.model in IMAGE_TO_IMAGE_RECIPES:
+            return _train_image_to_image(args, verbose)
+        if args.task is not None:
+            raise ValueError(f"--task applies to the image-to-image models {sorted(IMAGE_TO_IMAGE_RECIPES)}, not "
+                             f"to {args.model}: drop it")
         result = train_recipe(
             args.model, args.out, epochs=args.epochs, batch_size=args.batch_size,
             dataset=args.dataset, quick=args.quick or None, seed=args.seed, verbose=verbose,
@@ -218,10 +281,31 @@ def _run(args) -> int:
         print(f"wrote {len(images)} samples {images.shape[1:]} to {path}")
     elif args.command == "evaluate":
         _evaluate(args)
+    elif args.command == "apply":
+        _apply(args)
     elif args.command == "train-classifier":
         from .evaluation.classifier import DEFAULT_CLASSIFIER, train_classifier
 
         print(json.dumps(train_classifier(args.out or DEFAULT_CLASSIFIER, args.epochs, args.seed)))
+    return 0
+
+
+def _train_image_to_image(args, verbose) -> int:
+    from .recipes import train_image_to_image
+
+    if args.task is None:
+        raise ValueError(f"{args.model} needs a task: add --task inpaint or --task superres")
+    unused = [flag for flag, value in (("--precision", args.precision), ("--xla", args.xla)) if value is not None]
+    if unused:
+        raise ValueError(f"{args.model} trains in float32 without XLA: drop {' and '.join(unused)}")
+    result = train_image_to_image(args.model, args.task, args.out, epochs=args.epochs, batch_size=args.batch_size,
+                                  dataset=args.dataset, quick=args.quick or None, seed=args.seed, verbose=verbose,
+                                  max_minutes=args.max_minutes, strategy=args.strategy)
+    seconds = sum(result.history.get("seconds", []))
+    budget = (f", stopped by --max-minutes {args.max_minutes:g} (run again with more to go on)"
+              if result.stopped_by_budget else "")
+    print(f"trained {args.model} --task {args.task}: {result.epochs} epochs ({seconds / 60:.1f} min of training"
+          f"{budget}); generator at {result.generator_path}")
     return 0
 
 

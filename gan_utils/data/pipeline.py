@@ -43,13 +43,7 @@ def make_dataset(images, labels=None, batch_size: int = 128, shuffle: bool = Tru
 
     x = to_float_images(images)
     n = len(x)
-    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if drop_remainder and batch_size > n:
-        raise ValueError(f"batch_size {batch_size} is larger than the {n} images: with drop_remainder=True the "
-                         "dataset would yield no batches; use a smaller batch_size or drop_remainder=False")
-    if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0):
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    check_batching(n, batch_size, drop_remainder, seed)
     tensors = x
     if labels is not None:
         y = np.asarray(labels)
@@ -78,6 +72,17 @@ def make_dataset(images, labels=None, batch_size: int = 128, shuffle: bool = Tru
     return ds.batch(int(batch_size), drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
+def check_batching(n: int, batch_size, drop_remainder: bool, seed) -> None:
+    """The checks ``make_dataset`` (and ``data.paired``) make on a batch size and seed for ``n`` examples."""
+    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if drop_remainder and batch_size > n:
+        raise ValueError(f"batch_size {batch_size} is larger than the {n} images: with drop_remainder=True the "
+                         "dataset would yield no batches; use a smaller batch_size or drop_remainder=False")
+    if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0):
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+
+
 class EpochOrder:
     """The batches of a shuffled ``make_dataset`` pipeline, for any epoch.
 
@@ -85,41 +90,69 @@ class EpochOrder:
     alone (``tf.random.experimental.stateless_shuffle``), whatever ran before, so
     that epoch k is the same in a run resumed at epoch k and in one that never stopped.
 
+    ``transform(batch, seed)``, if given, maps each gathered batch to what the dataset
+    yields (e.g. ``data.paired`` corrupts it); ``seed`` (int64 [2], for ``tf.random.stateless_*``)
+    depends only on ``(seed, epoch, batch number)``, so random transforms repeat exactly on resume too.
+
+    ``epoch_batches``, if given, makes an epoch shorter than a pass: epoch k is the first
+    ``epoch_batches`` batches of its own permutation, a random subset drawn afresh every
+    epoch (so checkpoints, grids and a time budget act more often on a large dataset).
+
     Attributes:
-        batches_per_epoch: batches in one pass over the images.
+        batches_per_epoch: batches in one epoch (one pass over the images, unless ``epoch_batches``).
         seed: the shuffling seed.
     """
 
-    def __init__(self, tensors, batch_size: int, drop_remainder: bool, seed: int):
+    def __init__(self, tensors, batch_size: int, drop_remainder: bool, seed: int, transform=None,
+                 epoch_batches: int | None = None):
         import tensorflow as tf
 
         with tf.device("/cpu:0"):  # tf.data runs on the host: keep the images there, even with a GPU
             self._tensors = tf.nest.map_structure(tf.convert_to_tensor, tensors)
         self.n = int(tf.nest.flatten(tensors)[0].shape[0])
         self.batch_size, self.drop_remainder, self.seed = batch_size, drop_remainder, seed
-        self.batches_per_epoch = self.n // batch_size if drop_remainder else -(-self.n // batch_size)
+        self.transform = transform
+        self.pass_batches = self.n // batch_size if drop_remainder else -(-self.n // batch_size)
+        if epoch_batches is not None and not 1 <= epoch_batches <= self.pass_batches:
+            raise ValueError(f"an epoch of {epoch_batches} batches does not fit a pass of {self.pass_batches}: "
+                             "choose an epoch size between one batch and all the images")
+        self.batches_per_epoch = epoch_batches or self.pass_batches
 
     def _epoch_indices(self, key, batches: int | None = None):
-        """Index batches of the permutation drawn from ``(seed, key)``; ``batches`` > one pass wraps round."""
+        """Index batches of the permutation drawn from ``(seed, key)``: ``batches`` of them (default
+        ``batches_per_epoch``); fewer than a pass leave out its last ones, more wrap round."""
         import tensorflow as tf
 
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(key, tf.int64)])
         perm = tf.random.experimental.stateless_shuffle(tf.range(self.n, dtype=tf.int64), seed=seed)
         ds = tf.data.Dataset.from_tensor_slices(perm).batch(self.batch_size, drop_remainder=self.drop_remainder)
-        if batches is not None and batches != self.batches_per_epoch:
+        batches = self.batches_per_epoch if batches is None else batches
+        if batches != self.pass_batches:
             ds = ds.repeat().take(batches)
         return ds
 
     def _gathered(self, keys, batches: int | None = None):
         import tensorflow as tf
 
-        ds = keys.flat_map(lambda key: self._epoch_indices(key, batches))
-        ds = ds.map(lambda idx: tf.nest.map_structure(lambda t: tf.gather(t, idx), self._tensors),
-                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        def gather(idx):
+            return tf.nest.map_structure(lambda t: tf.gather(t, idx), self._tensors)
+
+        if self.transform is None:
+            ds = keys.flat_map(lambda key: self._epoch_indices(key, batches))
+            ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        else:
+            def seeded(key):  # (batch seed, indices): the seed mixes (seed, epoch key) with the batch number
+                base = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(key, tf.int64)])
+                return self._epoch_indices(key, batches).enumerate().map(
+                    lambda i, idx: (tf.random.experimental.stateless_fold_in(base, i), idx))
+
+            ds = keys.flat_map(seeded)
+            ds = ds.map(lambda seed, idx: self.transform(gather(idx), seed), num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=True)
         return ds.prefetch(tf.data.AUTOTUNE)
 
     def passes(self):
-        """One pass per iteration, reshuffled on every pass (a per-pass key from ``Dataset.random(seed)``)."""
+        """One epoch per iteration, reshuffled every time (a key from ``Dataset.random(seed)``)."""
         import tensorflow as tf
 
         keys = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).take(1)
@@ -128,7 +161,7 @@ class EpochOrder:
     def epochs(self, first_epoch: int, batches_per_epoch: int | None = None):
         """Epoch ``first_epoch``, then the next ... without end; fit it with ``steps_per_epoch``.
 
-        Each epoch is ``batches_per_epoch`` batches (default one pass): fewer leave out
+        Each epoch is ``batches_per_epoch`` batches (default the order's): fewer leave out
         the pass's last batches, more wrap round to its first ones (``train`` uses this to
         make every epoch a whole number of ``steps_per_execution``).
         """

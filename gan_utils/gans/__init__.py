@@ -1,2 +1,3 @@
 """The GAN classes: ``GAN`` (the core and its train step), its variants as subclasses (``WGANGP``,
-``InfoGAN``, ``InfoWGANGP``, ``InstanceNoiseGAN``, ``FeatureMatchingGAN``), and the losses they use."""
+``InfoGAN``, ``InfoWGANGP``, ``InstanceNoiseGAN``, ``FeatureMatchingGAN``,
+``Pix2Pix``), and the losses they use."""

@@ -60,7 +60,7 @@ class GAN(keras.Model):
                  label_smoothing: float = 0.0, d_steps: int = 1, ema_decay: float | None = None,
                  seed: int | None = None, track_grad_norms: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.latent_dim, self.image_shape, self.conditional = check_pair(generator, discriminator)
+        self.latent_dim, self.image_shape, self.conditional = self.check_networks(generator, discriminator)
         self.generator, self.discriminator = generator, discriminator
         self.generator_loss_fn = losses.get_generator_loss(generator_loss, allowed=self.generator_losses)
         self.label_smoothing = losses.check_label_smoothing(label_smoothing)
@@ -75,6 +75,14 @@ class GAN(keras.Model):
         self.trackers = {}
         self.add_metrics(*self.metric_names, *(("d_grad_norm", "g_grad_norm") if track_grad_norms else ()))
         self.built = True  # both networks are built: Keras need not trace call() on a batch
+
+    def check_networks(self, generator: keras.Model, discriminator: keras.Model) -> tuple:
+        """``(latent_dim, image_shape, conditional)`` of a pair that fits this GAN, or a ValueError.
+
+        The base GAN takes z (and labels) to images and images (and labels) to one logit
+        each (``checks.check_pair``); a subclass whose networks take other inputs checks its own.
+        """
+        return check_pair(generator, discriminator)
 
     # ------------------------------------------------------------------ the step
     def train_step(self, data):

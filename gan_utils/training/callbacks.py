@@ -24,7 +24,8 @@ class RunState:
     """What a training run carries across epochs and resumes.
 
     Attributes:
-        fixed_noise: float32 [K, latent_dim], the noise behind every sample grid.
+        fixed_noise: float32 [K, latent_dim], the noise behind every sample grid (or [K, ...], what a
+            model with its own ``grid_inputs`` draws its grid from).
         fixed_labels: int32 [K] for conditional models, else None.
         history: ``{metric: [value per epoch]}``, including ``seconds``.
         epoch: completed epochs.
@@ -108,7 +109,11 @@ class HistoryRecorder(keras.callbacks.Callback):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Saves ``frames/epoch_NNNN.png``: the generator's images for the fixed noise."""
+    """Saves ``frames/epoch_NNNN.png``: the generator's images for the fixed noise.
+
+    A model with a ``grid_images(fixed_noise, fixed_labels)`` method draws the grid's
+    images itself (e.g. Pix2Pix: rows of inputs, outputs and targets).
+    """
 
     def __init__(self, state: RunState, folder: str | Path, ncols: int = 8, scale: int = 1):
         super().__init__()
@@ -118,9 +123,13 @@ class SampleGrid(keras.callbacks.Callback):
         self.scale = scale
 
     def on_epoch_end(self, epoch, logs=None):
-        images = self.model.generate(
-            self.state.fixed_noise, self.state.fixed_labels, training=False, model=self.model.sampler
-        )
+        draw = getattr(self.model, "grid_images", None)
+        if draw is not None:
+            images = draw(self.state.fixed_noise, self.state.fixed_labels)
+        else:
+            images = self.model.generate(
+                self.state.fixed_noise, self.state.fixed_labels, training=False, model=self.model.sampler
+            )
         save_image_grid(np.asarray(images), self.folder / f"epoch_{epoch + 1:04d}.png", self.ncols, self.scale)
 
 

@@ -112,12 +112,13 @@ def save_generator(generator: keras.Model, path: str | Path) -> Path:
     return path
 
 
-def load_generator(path: str | Path) -> keras.Model:
+def load_generator(path: str | Path, check=check_generator) -> keras.Model:
     """Load a saved generator with Keras' safe mode on (no arbitrary code is run).
 
     ``path`` is a ``.keras`` file or a run folder (its ``generator.keras``). Raises
     FileNotFoundError if there is none, ValueError if the file is damaged or holds a
-    model that is not a generator (e.g. a discriminator). The file is never changed.
+    model that is not a generator (e.g. a discriminator; ``check(model, what)`` decides,
+    by default ``sampling.check_generator``: z -> images). The file is never changed.
     """
     path = Path(path)
     if path.is_dir():
@@ -135,7 +136,7 @@ def load_generator(path: str | Path) -> keras.Model:
     except Exception as e:  # Keras raises many types for a damaged archive
         raise ValueError(f"{path} could not be loaded as a Keras model ({type(e).__name__}: "
                          f"{str(e).splitlines()[0] if str(e) else ''}); {rewrite}") from e
-    return check_generator(model, str(path))
+    return check(model, str(path))
 
 
 def train(
@@ -247,7 +248,10 @@ def _train_into(gan, dataset, out: Path, folder: Path, epochs, callbacks, verbos
     if record is not None:
         state = RunState.from_record(record)
     else:
-        state = RunState(*fixed_inputs(gan, grid_size, num_classes=num_classes))
+        # A model that draws its grid from the data (e.g. Pix2Pix: fixed (input, target) pairs) says how.
+        grid_inputs = getattr(gan, "grid_inputs", None)
+        state = RunState(*(grid_inputs(dataset, grid_size) if grid_inputs is not None
+                           else fixed_inputs(gan, grid_size, num_classes=num_classes)))
     resumed_from = state.epoch
     check_workers_agree(gan.distribute_strategy, state.epoch, out / "checkpoints")
     _forget_unfinished_epochs(folder, state.epoch)
@@ -260,7 +264,7 @@ def _train_into(gan, dataset, out: Path, folder: Path, epochs, callbacks, verbos
         if max_minutes is not None:  # after HistoryRecorder (it reads the epoch's seconds) and the Checkpointer
             builtin.append(TimeBudget(state, max_minutes))
         if len(gan.image_shape) == 3:  # image grids for images; other data (e.g. 2-D toy points) has none
-            builtin.insert(2, SampleGrid(state, folder / "frames", ncols=_grid_columns(state)))
+            builtin.insert(2, SampleGrid(state, folder / "frames", ncols=_grid_columns(gan, state)))
         dataset, fit_kwargs = _epoch_indexed(gan, dataset, state.epoch)
         # Callbacks marked runs_first (e.g. RecalibrateBatchNorm) come before the built-in ones, so the
         # NaN check, the history, the grids and the checkpoint see what they changed.
@@ -311,6 +315,7 @@ def check_dataset(gan, dataset) -> None:
             f"the dataset yields {images.dtype.name} images; GANs here train on floats in [-1, 1] (the "
             f"generator's tanh range). Scale them: x / 127.5 - 1 for pixels in [0, 255], or {fix}"
         )
+    gan.unpack_batch(spec)  # the model's own rule for what a batch holds (e.g. Pix2Pix: (targets, inputs))
 
 
 def _epoch_indexed(gan, dataset, first_epoch: int):
@@ -357,8 +362,13 @@ def _forget_unfinished_epochs(out: Path, epoch: int) -> None:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-def _grid_columns(state) -> int:
-    """Columns of the per-epoch grid: one per noise vector of a class grid, else about sqrt(N)."""
+def _grid_columns(gan, state) -> int:
+    """Columns of the per-epoch grid: one per noise vector of a class grid, else about sqrt(N).
+
+    A model with its own ``grid_images`` draws rows of one image per fixed input.
+    """
+    if getattr(gan, "grid_images", None) is not None:
+        return len(state.fixed_noise)
     if state.fixed_labels is not None:
         return max(1, int(np.sum(state.fixed_labels == state.fixed_labels[0])))
     return int(np.ceil(np.sqrt(len(state.fixed_noise))))
