@@ -16,7 +16,7 @@ from . import models
 from .config import dtype_policy, is_quick, set_seed
 from .data import labelled_subset
 from .gans.gan import GAN
-from .gans.infogan import InfoGAN, InfoWGANGP  # noqa: F401  (recipes may use them)
+from .gans.infogan import InfoGAN
 from .gans.wgan_gp import WGANGP
 
 
